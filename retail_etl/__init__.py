@@ -1,0 +1,1 @@
+"""retail-etl: batch ETL for retail user events, on AWS or on one laptop."""

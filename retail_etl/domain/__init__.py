@@ -1,0 +1,1 @@
+"""The pure domain core: contracts, cleaning, enrichment, aggregation. No AWS calls here."""

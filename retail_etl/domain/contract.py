@@ -1,0 +1,150 @@
+"""Names and schemas of the data contract (docs/data-contract.md), in one place."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+EVENT_TYPES = ("view", "add_to_cart", "wishlist", "purchase")
+
+# Input columns, matched case-insensitively after trimming.
+EVENT_REQUIRED = ("user_id", "product_id", "event_type", "event_timestamp")
+EVENT_TIMESTAMP_ALIASES = ("event_timestamp", "event_time", "timestamp")
+EVENT_OPTIONAL = ("event_id", "quantity", "session_id")
+PRODUCT_REQUIRED = ("product_id", "category", "price")
+PRODUCT_OPTIONAL = ("product_name", "stock_level")
+
+MAX_QUANTITY = 10_000
+DERIVED_ID_PREFIX = "derived-"
+
+
+class Reason:
+    """Row-level reason codes, in the order the checks run."""
+
+    MALFORMED_ROW = "malformed_row"
+    MISSING_USER_ID = "missing_user_id"
+    MISSING_PRODUCT_ID = "missing_product_id"
+    MISSING_EVENT_TYPE = "missing_event_type"
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    INVALID_QUANTITY = "invalid_quantity"
+    UNKNOWN_PRODUCT = "unknown_product"
+    MISSING_CATEGORY = "missing_category"
+    MISSING_PRICE = "missing_price"
+    INVALID_PRICE = "invalid_price"
+    INVALID_STOCK_LEVEL = "invalid_stock_level"
+
+
+EVENT_REASONS = (
+    Reason.MALFORMED_ROW,
+    Reason.MISSING_USER_ID,
+    Reason.MISSING_PRODUCT_ID,
+    Reason.MISSING_EVENT_TYPE,
+    Reason.UNKNOWN_EVENT_TYPE,
+    Reason.MISSING_TIMESTAMP,
+    Reason.INVALID_TIMESTAMP,
+    Reason.INVALID_QUANTITY,
+    Reason.UNKNOWN_PRODUCT,
+)
+PRODUCT_REASONS = (
+    Reason.MALFORMED_ROW,
+    Reason.MISSING_PRODUCT_ID,
+    Reason.MISSING_CATEGORY,
+    Reason.MISSING_PRICE,
+    Reason.INVALID_PRICE,
+    Reason.INVALID_STOCK_LEVEL,
+)
+
+
+class FileError:
+    """Whole-file error codes: the file is rejected and nothing of it is curated."""
+
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    EMPTY_FILE = "empty_file"
+    MISSING_COLUMNS = "missing_columns"
+    INVALID_ENCODING = "invalid_encoding"
+    CORRUPT_COMPRESSION = "corrupt_compression"
+
+
+UTC_US = pa.timestamp("us", tz="UTC")
+PRICE = pa.decimal128(12, 2)
+REVENUE = pa.decimal128(14, 2)
+MONEY_SUM = pa.decimal128(18, 2)
+
+CURATED_EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("event_ts", UTC_US),
+        ("event_date", pa.date32()),
+        ("user_id", pa.string()),
+        ("product_id", pa.string()),
+        ("session_id", pa.string()),
+        ("quantity", pa.int32()),
+        ("product_name", pa.string()),
+        ("category", pa.string()),
+        ("unit_price", PRICE),
+        ("revenue", REVENUE),
+        ("source_file", pa.string()),
+        ("ingested_at", UTC_US),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("reason", pa.string()),
+        ("raw_record", pa.string()),
+        ("product_id", pa.string()),
+        ("event_date", pa.date32()),
+        ("quarantined_at", UTC_US),
+    ]
+)
+
+PRODUCT_HISTORY = pa.schema(
+    [
+        ("product_id", pa.string()),
+        ("product_name", pa.string()),
+        ("category", pa.string()),
+        ("price", PRICE),
+        ("stock_level", pa.int64()),
+        ("effective_date", pa.date32()),
+        ("source_file", pa.string()),
+        ("ingested_at", UTC_US),
+    ]
+)
+
+DAILY_CATEGORY_REVENUE = pa.schema(
+    [
+        ("event_date", pa.date32()),
+        ("category", pa.string()),
+        ("revenue", MONEY_SUM),
+        ("purchases", pa.int64()),
+        ("units", pa.int64()),
+    ]
+)
+DAILY_TOP_VIEWED_PRODUCTS = pa.schema(
+    [
+        ("event_date", pa.date32()),
+        ("rank", pa.int32()),
+        ("product_id", pa.string()),
+        ("product_name", pa.string()),
+        ("category", pa.string()),
+        ("views", pa.int64()),
+    ]
+)
+DAILY_MULTI_PURCHASE_USERS = pa.schema(
+    [
+        ("event_date", pa.date32()),
+        ("user_id", pa.string()),
+        ("purchases", pa.int64()),
+        ("total_spend", MONEY_SUM),
+    ]
+)
+AGGREGATES = {
+    "daily_category_revenue": DAILY_CATEGORY_REVENUE,
+    "daily_top_viewed_products": DAILY_TOP_VIEWED_PRODUCTS,
+    "daily_multi_purchase_users": DAILY_MULTI_PURCHASE_USERS,
+}
+TOP_VIEWED_LIMIT = 3
