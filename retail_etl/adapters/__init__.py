@@ -1,0 +1,1 @@
+"""Adapters: the outside world (S3, DynamoDB, Glue, warehouses) behind small interfaces."""

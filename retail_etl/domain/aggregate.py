@@ -1,0 +1,132 @@
+"""The three daily aggregates of docs/data-contract.md §4, over curated events.
+
+Grouping runs in Arrow's hash aggregation and money is summed as integer cents, so results are
+exact to the cent and identical to the SQL and Spark versions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retail_etl.domain import contract as c
+from retail_etl.domain.money import cents_to_decimal, decimal_to_cents
+
+COLUMNS = (
+    "event_id",
+    "event_type",
+    "event_date",
+    "user_id",
+    "product_id",
+    "product_name",
+    "category",
+    "quantity",
+    "revenue",
+    "ingested_at",
+    "source_file",
+)
+
+
+def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
+    """Keep one copy per event_id: the one with the smallest (ingested_at, source_file).
+
+    Files are deduplicated on their own at ingest, so copies only exist when the same event
+    came in two files; the expensive ordering is done for those ids only.
+    """
+    counts = events.group_by("event_id").aggregate([("event_id", "count")])
+    repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
+    if not len(repeated):
+        return events
+    in_repeated = pc.is_in(events["event_id"], value_set=repeated)
+    single = events.filter(pc.invert(in_repeated))
+    copies = events.filter(in_repeated)
+    order = pc.sort_indices(
+        copies,
+        sort_keys=[
+            ("event_id", "ascending"),
+            ("ingested_at", "ascending"),
+            ("source_file", "ascending"),
+        ],
+    )
+    copies = copies.take(order)
+    ids = copies["event_id"].combine_chunks()
+    first = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+    return pa.concat_tables([single, copies.filter(pa.array(first))])
+
+
+def _with_cents(table: pa.Table) -> pa.Table:
+    return table.append_column("revenue_cents", pa.array(decimal_to_cents(table["revenue"])))
+
+
+def daily_category_revenue(purchases: pa.Table) -> pa.Table:
+    grouped = purchases.group_by(["event_date", "category"]).aggregate(
+        [("revenue_cents", "sum"), ("event_id", "count"), ("quantity", "sum")]
+    )
+    grouped = grouped.sort_by([("event_date", "ascending"), ("category", "ascending")])
+    return pa.table(
+        {
+            "event_date": grouped["event_date"],
+            "category": grouped["category"],
+            "revenue": cents_to_decimal(grouped["revenue_cents_sum"].to_numpy(), c.MONEY_SUM),
+            "purchases": grouped["event_id_count"],
+            "units": grouped["quantity_sum"].cast(pa.int64()),
+        },
+        schema=c.DAILY_CATEGORY_REVENUE,
+    )
+
+
+def daily_top_viewed_products(views: pa.Table) -> pa.Table:
+    grouped = views.group_by(["event_date", "product_id"]).aggregate(
+        [("event_id", "count"), ("product_name", "max"), ("category", "max")]
+    )
+    grouped = grouped.sort_by(
+        [("event_date", "ascending"), ("event_id_count", "descending"), ("product_id", "ascending")]
+    )
+    dates = grouped["event_date"].combine_chunks().cast(pa.int32()).to_numpy()
+    starts = np.r_[0, np.flatnonzero(np.diff(dates)) + 1] if len(dates) else np.zeros(0, int)
+    rank = np.arange(len(dates)) - np.repeat(starts, np.diff(np.r_[starts, len(dates)]))
+    keep = rank < c.TOP_VIEWED_LIMIT
+    top = grouped.filter(pa.array(keep))
+    return pa.table(
+        {
+            "event_date": top["event_date"],
+            "rank": pa.array((rank[keep] + 1).astype(np.int32)),
+            "product_id": top["product_id"],
+            "product_name": top["product_name_max"],
+            "category": top["category_max"],
+            "views": top["event_id_count"],
+        },
+        schema=c.DAILY_TOP_VIEWED_PRODUCTS,
+    )
+
+
+def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
+    grouped = purchases.group_by(["event_date", "user_id"]).aggregate(
+        [("event_id", "count"), ("revenue_cents", "sum")]
+    )
+    grouped = grouped.filter(pc.greater_equal(grouped["event_id_count"], 2))
+    grouped = grouped.sort_by([("event_date", "ascending"), ("user_id", "ascending")])
+    return pa.table(
+        {
+            "event_date": grouped["event_date"],
+            "user_id": grouped["user_id"],
+            "purchases": grouped["event_id_count"],
+            "total_spend": cents_to_decimal(grouped["revenue_cents_sum"].to_numpy(), c.MONEY_SUM),
+        },
+        schema=c.DAILY_MULTI_PURCHASE_USERS,
+    )
+
+
+def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
+    """All three aggregates for every event_date present in `events` (curated rows)."""
+    events = drop_cross_file_duplicates(events.select(list(COLUMNS)))
+    purchases = _with_cents(events.filter(pc.equal(events["event_type"], "purchase")))
+    views = events.filter(pc.equal(events["event_type"], "view"))
+    return {
+        "daily_category_revenue": daily_category_revenue(purchases),
+        "daily_top_viewed_products": daily_top_viewed_products(views),
+        "daily_multi_purchase_users": daily_multi_purchase_users(purchases),
+    }

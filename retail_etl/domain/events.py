@@ -1,0 +1,237 @@
+"""Clean, deduplicate and enrich an events file, chunk by chunk (docs/data-contract.md §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retail_etl.domain import contract as c
+from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.dedup import SeenIds, fingerprints
+from retail_etl.domain.money import cents_to_decimal
+from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, Chunk, iter_chunks, text_column
+from retail_etl.domain.report import FileReport
+from retail_etl.domain.timestamps import parse_timestamps
+
+Reason = c.Reason
+WANTED = ("event_id", *c.EVENT_REQUIRED[:3], *c.EVENT_TIMESTAMP_ALIASES, "quantity", "session_id")
+REQUIRED = (("user_id",), ("product_id",), ("event_type",), c.EVENT_TIMESTAMP_ALIASES)
+US_PER_DAY = 86_400_000_000
+_CODES = {reason: i + 1 for i, reason in enumerate(c.EVENT_REASONS)}
+_QUANTITY = r"^[0-9]{1,9}$"
+
+
+@dataclass
+class EventsBatch:
+    """One chunk's output: curated events (CURATED_EVENTS) and quarantined rows (QUARANTINE)."""
+
+    curated: pa.Table
+    quarantine: pa.Table
+
+
+def _hex_ids(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
+    """`derived-` + 32 hex digits per row, built from one buffer instead of per-row formatting."""
+    words = np.empty((len(h1), 2), dtype=">u8")
+    words[:, 0], words[:, 1] = h1, h2
+    data = words.tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 32 * len(h1) + 1, 32, dtype=np.int32)
+    hexes = pa.Array.from_buffers(
+        pa.string(), len(h1), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+    )
+    return pc.binary_join_element_wise(c.DERIVED_ID_PREFIX, hexes, "")
+
+
+def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session) -> pa.Array:
+    """Deterministic ids from cleaned content, so identical rows get identical ids."""
+    content = pc.binary_join_element_wise(
+        user,
+        product,
+        event_type,
+        pa.array(micros).cast(pa.string()),
+        pa.array(quantity).cast(pa.string()),
+        pc.fill_null(session, ""),
+        "\x1f",
+    )
+    return _hex_ids(*fingerprints(content))
+
+
+class EventsCleaner:
+    """Holds what must survive between chunks of one file: the ids already kept."""
+
+    def __init__(
+        self, key: str, history: ProductHistory, ingested_at_us: int, report: FileReport
+    ) -> None:
+        self.key = key
+        self.history = history
+        self.ingested_at_us = ingested_at_us
+        self.report = report
+        self.seen = SeenIds()
+
+    def clean(self, chunk: Chunk) -> EventsBatch:
+        n = chunk.num_rows
+        reason = np.zeros(n, dtype=np.int8)
+
+        def flag(mask: np.ndarray, code: str) -> None:
+            reason[(reason == 0) & mask] = _CODES[code]
+
+        def missing(values: pa.Array) -> np.ndarray:
+            return values.is_null().to_numpy(zero_copy_only=False)
+
+        user, product = text_column(chunk, "user_id"), text_column(chunk, "product_id")
+        event_type = pc.utf8_lower(text_column(chunk, "event_type"))
+        stamp = pc.coalesce(*(text_column(chunk, a) for a in c.EVENT_TIMESTAMP_ALIASES))
+        quantity_text = text_column(chunk, "quantity")
+        flag(missing(user), Reason.MISSING_USER_ID)
+        flag(missing(product), Reason.MISSING_PRODUCT_ID)
+        flag(missing(event_type), Reason.MISSING_EVENT_TYPE)
+        known_type = pc.is_in(event_type, value_set=pa.array(c.EVENT_TYPES))
+        flag(~known_type.to_numpy(zero_copy_only=False), Reason.UNKNOWN_EVENT_TYPE)
+        flag(missing(stamp), Reason.MISSING_TIMESTAMP)
+
+        micros = np.zeros(n, dtype=np.int64)
+        timed = np.flatnonzero(reason == 0)
+        if len(timed):
+            stamps = stamp if len(timed) == n else stamp.take(pa.array(timed))
+            parsed, valid = parse_timestamps(stamps)
+            micros[timed] = parsed
+            bad_time = np.zeros(n, dtype=bool)
+            bad_time[timed[~valid]] = True
+            flag(bad_time, Reason.INVALID_TIMESTAMP)
+        has_time = (reason == 0).copy()
+
+        digits = pc.fill_null(pc.match_substring_regex(quantity_text, _QUANTITY), False)
+        quantity = pc.cast(pc.if_else(digits, quantity_text, "1"), pa.int64()).to_numpy()
+        quantity_ok = digits.to_numpy(zero_copy_only=False) & (quantity >= 1)
+        quantity_ok &= quantity <= c.MAX_QUANTITY
+        quantity_ok |= missing(quantity_text)  # a missing quantity means 1
+        flag(~quantity_ok, Reason.INVALID_QUANTITY)
+
+        ok = np.flatnonzero(reason == 0)
+        take = pa.array(ok)
+        user_ok, product_ok = user.take(take), product.take(take)
+        type_ok, session_ok = event_type.take(take), text_column(chunk, "session_id").take(take)
+        ids = text_column(chunk, "event_id").take(take)
+        if ids.null_count:
+            derived = derive_ids(user_ok, product_ok, type_ok, micros[ok], quantity[ok], session_ok)
+            ids = pc.coalesce(ids, derived)
+        first = self.seen.first_occurrences(ids)
+        self.report.rows_duplicate += int((~first).sum())
+
+        kept = ok[first]
+        days = micros[kept] // US_PER_DAY
+        history_rows = self.history.lookup(product_ok.filter(pa.array(first)), days)
+        known = history_rows >= 0
+        unknown_rows = kept[~known]
+        reason[unknown_rows] = _CODES[Reason.UNKNOWN_PRODUCT]
+
+        sel = np.flatnonzero(first)[known]  # positions within `ok`
+        curated = self._curated(
+            ids.take(pa.array(sel)),
+            type_ok.take(pa.array(sel)),
+            micros[ok[sel]],
+            user_ok.take(pa.array(sel)),
+            product_ok.take(pa.array(sel)),
+            session_ok.take(pa.array(sel)),
+            quantity[ok[sel]],
+            history_rows[known],
+        )
+        quarantine = self._quarantine(chunk, reason, product, micros, has_time)
+        self._count(chunk, reason, curated)
+        return EventsBatch(curated, quarantine)
+
+    def _curated(self, ids, types, micros, users, products, sessions, quantity, rows) -> pa.Table:
+        names, categories, price_cents = self.history.attributes(rows)
+        purchase = pc.equal(types, "purchase").to_numpy(zero_copy_only=False)
+        n = len(micros)
+        return pa.table(
+            {
+                "event_id": ids,
+                "event_type": types,
+                "event_ts": pa.array(micros, type=pa.int64()).cast(c.UTC_US),
+                "event_date": pa.array((micros // US_PER_DAY).astype(np.int32)).cast(pa.date32()),
+                "user_id": users,
+                "product_id": products,
+                "session_id": sessions,
+                "quantity": pa.array(quantity.astype(np.int32)),
+                "product_name": names,
+                "category": categories,
+                "unit_price": cents_to_decimal(price_cents, c.PRICE),
+                "revenue": cents_to_decimal(price_cents * quantity, c.REVENUE, valid=purchase),
+                "source_file": pa.array(np.full(n, self.key, dtype=object), type=pa.string()),
+                "ingested_at": pa.array(np.full(n, self.ingested_at_us), type=pa.int64()).cast(
+                    c.UTC_US
+                ),
+            },
+            schema=c.CURATED_EVENTS,
+        )
+
+    def _quarantine(self, chunk, reason, product, micros, has_time) -> pa.Table:
+        rows = np.flatnonzero(reason != 0)
+        codes = reason[rows]
+        reasons = np.array(("", *c.EVENT_REASONS), dtype=object)[codes]
+        dated = has_time[rows]
+        days = np.where(dated, micros[rows] // US_PER_DAY, 0).astype(np.int32)
+        lines = np.concatenate([chunk.line_numbers[rows], [ln for ln, _ in chunk.malformed_lines]])
+        n_bad = len(chunk.malformed_lines)
+        return pa.table(
+            {
+                "source_file": pa.array([self.key] * (len(rows) + n_bad), type=pa.string()),
+                "line_number": pa.array(lines.astype(np.int64)),
+                "reason": pa.array(
+                    [*reasons.tolist(), *[Reason.MALFORMED_ROW] * n_bad], type=pa.string()
+                ),
+                "raw_record": pa.array(
+                    chunk.raw_records(rows) + [raw for _, raw in chunk.malformed_lines],
+                    type=pa.string(),
+                ),
+                "product_id": pa.concat_arrays(
+                    [product.take(pa.array(rows)), pa.nulls(n_bad, pa.string())]
+                ),
+                "event_date": pa.concat_arrays(
+                    [
+                        pa.array(days, mask=~dated).cast(pa.date32()),
+                        pa.nulls(n_bad, pa.date32()),
+                    ]
+                ),
+                "quarantined_at": pa.array(
+                    np.full(len(rows) + n_bad, self.ingested_at_us), type=pa.int64()
+                ).cast(c.UTC_US),
+            },
+            schema=c.QUARANTINE,
+        )
+
+    def _count(self, chunk: Chunk, reason: np.ndarray, curated: pa.Table) -> None:
+        report = self.report
+        report.rows_in += chunk.num_rows + len(chunk.malformed_lines)
+        report.rows_curated += curated.num_rows
+        if chunk.malformed_lines:
+            report.rows_quarantined[Reason.MALFORMED_ROW] += len(chunk.malformed_lines)
+        codes, counts = np.unique(reason[reason != 0], return_counts=True)
+        for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+            report.rows_quarantined[c.EVENT_REASONS[code - 1]] += count
+        if curated.num_rows:
+            dates = pc.unique(curated["event_date"]).to_pylist()
+            report.event_dates.update(dates)
+
+
+def clean_events_file(
+    stream: BinaryIO,
+    key: str,
+    history: ProductHistory,
+    ingested_at_us: int,
+    report: FileReport,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Iterator[EventsBatch]:
+    """Batches of curated and quarantined rows; `report` is kept up to date as they come.
+
+    Raises FileRejected when the file must be rejected as a whole; callers must then discard
+    the batches already received (nothing half-written may become visible).
+    """
+    cleaner = EventsCleaner(key, history, ingested_at_us, report)
+    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes):
+        yield cleaner.clean(chunk)

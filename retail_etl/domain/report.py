@@ -1,0 +1,52 @@
+"""Per-file reconciliation: every record is curated, quarantined with a reason, or a duplicate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class FileStatus:
+    DONE = "DONE"
+    FAILED_PERMANENT = "FAILED_PERMANENT"
+
+
+@dataclass
+class FileReport:
+    """What processing one file did; the ledger stores it and the CLI prints it."""
+
+    key: str
+    kind: str  # "events" or "products"
+    rows_in: int = 0
+    rows_curated: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: Counter = field(default_factory=Counter)
+    event_dates: set[dt.date] = field(default_factory=set)
+    status: str = FileStatus.DONE
+    error_code: str | None = None
+    error_message: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.rows_quarantined.values())
+
+    def reconciles(self) -> bool:
+        """rows_in = rows_curated + rows_quarantined + rows_duplicate."""
+        return self.rows_in == self.rows_curated + self.quarantined_total + self.rows_duplicate
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "status": self.status,
+            "rows_in": self.rows_in,
+            "rows_curated": self.rows_curated,
+            "rows_duplicate": self.rows_duplicate,
+            "rows_quarantined": dict(sorted(self.rows_quarantined.items())),
+            "event_dates": sorted(d.isoformat() for d in self.event_dates),
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "duration_s": round(self.duration_s, 3),
+        }

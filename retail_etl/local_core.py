@@ -1,0 +1,228 @@
+"""Run the domain core over a folder of dropped files, writing Parquet to a local folder.
+
+This is the engine-free path (no emulated AWS) used by `make demo` and the benchmark: files are
+taken in drop order (by `dt=` date, a date's products before its events, then by path), each
+file's output is staged and only moved into place once the whole file succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from retail_etl.domain import contract as c
+from retail_etl.domain.aggregate import compute_aggregates
+from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.events import clean_events_file
+from retail_etl.domain.products import clean_products_file
+from retail_etl.domain.report import FileReport, FileStatus
+
+_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
+KINDS = ("products", "events")
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    key: str  # relative to the input folder, with forward slashes
+    kind: str
+    drop_date: dt.date | None
+
+    @property
+    def order(self) -> tuple:
+        return (self.drop_date or dt.date.max, KINDS.index(self.kind), self.key)
+
+
+@dataclass
+class CoreRun:
+    reports: list[FileReport] = field(default_factory=list)
+    dirty_dates: set[dt.date] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def drop_date(key: str) -> dt.date | None:
+    match = _DT.search(key)
+    return dt.date.fromisoformat(match.group(1)) if match else None
+
+
+def discover(input_dir: Path) -> list[DroppedFile]:
+    """The events and products files under `input_dir`, in drop order."""
+    files = []
+    for path in input_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        key = path.relative_to(input_dir).as_posix()
+        kind = key.split("/", 1)[0]
+        if kind in KINDS:
+            files.append(DroppedFile(key, kind, drop_date(key)))
+    return sorted(files, key=lambda f: f.order)
+
+
+def output_name(key: str) -> str:
+    """A file name derived from the source key: reprocessing replaces, never duplicates."""
+    stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.parquet"
+
+
+class _PartitionWriters:
+    """One Parquet writer per event_date for the file being processed, in a staging folder."""
+
+    def __init__(self, staging: Path, name: str) -> None:
+        self.staging, self.name = staging, name
+        self.writers: dict[dt.date, pq.ParquetWriter] = {}
+
+    def write(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        dates = table["event_date"]
+        for day in pa.compute.unique(dates).to_pylist():
+            part = table.filter(pa.compute.equal(dates, pa.scalar(day, pa.date32())))
+            writer = self.writers.get(day)
+            if writer is None:
+                folder = self.staging / f"event_date={day.isoformat()}"
+                folder.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(folder / self.name, c.CURATED_EVENTS)
+                self.writers[day] = writer
+            writer.write_table(part)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Move staged files into place, replacing earlier output of the same source file."""
+    for src in staging.rglob("*.parquet"):
+        dst = target / src.relative_to(staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src.replace(dst)
+
+
+class LocalCore:
+    """The state one local run keeps: product history and output folders."""
+
+    def __init__(self, out_dir: Path, block_bytes: int | None = None) -> None:
+        self.out = out_dir
+        self.curated = out_dir / "curated" / "events"
+        self.quarantine = out_dir / "quarantine"
+        self.history_path = out_dir / "curated" / "products" / "product_history.parquet"
+        self.history = ProductHistory(
+            pq.read_table(self.history_path) if self.history_path.exists() else None
+        )
+        self.block_kw = {"block_bytes": block_bytes} if block_bytes else {}
+
+    def process(self, input_dir: Path, f: DroppedFile) -> FileReport:
+        report = FileReport(key=f.key, kind=f.kind)
+        started = time.perf_counter()
+        ingested_at_us = time.time_ns() // 1000
+        staging = self.out / "_staging" / output_name(f.key)
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            with open(input_dir / f.key, "rb") as stream:
+                if f.kind == "products":
+                    self._products(stream, f, ingested_at_us, report, staging)
+                else:
+                    self._events(stream, f, ingested_at_us, report, staging)
+        except FileRejected as exc:
+            report.status = FileStatus.FAILED_PERMANENT
+            report.error_code, report.error_message = exc.code, exc.message
+            shutil.rmtree(staging, ignore_errors=True)
+        report.duration_s = time.perf_counter() - started
+        return report
+
+    def _events(self, stream, f, ingested_at_us, report, staging) -> None:
+        name = output_name(f.key)
+        writers = _PartitionWriters(staging / "curated", name)
+        quarantine = None
+        try:
+            for batch in clean_events_file(
+                stream, f.key, self.history, ingested_at_us, report, **self.block_kw
+            ):
+                writers.write(batch.curated)
+                if batch.quarantine.num_rows:
+                    if quarantine is None:
+                        folder = staging / "quarantine" / "kind=events"
+                        folder.mkdir(parents=True, exist_ok=True)
+                        quarantine = pq.ParquetWriter(folder / name, c.QUARANTINE)
+                    quarantine.write_table(batch.quarantine)
+        finally:
+            writers.close()
+            if quarantine is not None:
+                quarantine.close()
+        _publish(staging / "curated", self.curated)
+        _publish(staging / "quarantine", self.quarantine)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def _products(self, stream, f, ingested_at_us, report, staging) -> None:
+        result = clean_products_file(stream, f.key, ingested_at_us, report, **self.block_kw)
+        effective = f.drop_date or dt.datetime.now(dt.UTC).date()
+        self.history.upsert(result.versions, effective, f.key, ingested_at_us)
+        self.history_path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.history.to_table(), self.history_path)
+        if result.quarantine.num_rows:
+            folder = self.quarantine / "kind=products"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(result.quarantine, folder / output_name(f.key))
+
+    def aggregate(self, dates: set[dt.date]) -> dict[str, pa.Table]:
+        """Recompute the aggregates of `dates` and replace those date partitions only."""
+        if not dates:
+            return {}
+        events = read_curated(self.curated, dates)
+        aggregates = compute_aggregates(events)
+        for table_name, table in aggregates.items():
+            for day in dates:
+                folder = self.out / "aggregates" / table_name / f"event_date={day.isoformat()}"
+                shutil.rmtree(folder, ignore_errors=True)
+                part = table.filter(
+                    pa.compute.equal(table["event_date"], pa.scalar(day, pa.date32()))
+                )
+                folder.mkdir(parents=True, exist_ok=True)
+                pq.write_table(part, folder / "part-0.parquet")
+        return aggregates
+
+
+def read_curated(curated_dir: Path, dates: set[dt.date] | None = None) -> pa.Table:
+    """Curated events of the given dates (all when None) from a hive-partitioned folder."""
+    if not curated_dir.exists():
+        return c.CURATED_EVENTS.empty_table()
+    dataset = ds.dataset(
+        curated_dir, format="parquet", partitioning="hive", schema=c.CURATED_EVENTS
+    )
+    flt = None
+    if dates is not None:
+        flt = ds.field("event_date").isin(pa.array(sorted(dates), type=pa.date32()))
+    return dataset.to_table(filter=flt)
+
+
+def run_core(
+    input_dir: Path,
+    out_dir: Path,
+    block_bytes: int | None = None,
+    progress: Callable[[FileReport], None] | None = None,
+) -> CoreRun:
+    """Process every dropped file under `input_dir`, then aggregate the dates they touched."""
+    run = CoreRun()
+    core = LocalCore(out_dir, block_bytes)
+    started = time.perf_counter()
+    for f in discover(input_dir):
+        report = core.process(input_dir, f)
+        run.reports.append(report)
+        run.dirty_dates |= report.event_dates
+        if progress:
+            progress(report)
+    run.timings["clean_enrich_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    core.aggregate(run.dirty_dates)
+    run.timings["aggregate_s"] = time.perf_counter() - started
+    return run

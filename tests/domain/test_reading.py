@@ -1,0 +1,132 @@
+import gzip
+import io
+
+import pytest
+
+from retail_etl.domain.contract import FileError
+from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.reading import FileFormat, iter_chunks
+
+WANTED = ("a", "b", "c")
+REQUIRED = (("a",),)
+
+
+def read(data: bytes, key: str = "events/x.csv", block_bytes: int = 1 << 20):
+    chunks = list(iter_chunks(io.BytesIO(data), key, WANTED, REQUIRED, block_bytes))
+    rows, malformed = [], []
+    for ch in chunks:
+        cols = {k: v.to_pylist() for k, v in ch.columns.items()}
+        for i, line in enumerate(ch.line_numbers.tolist()):
+            rows.append((line, tuple(cols.get(n, [None] * ch.num_rows)[i] for n in WANTED)))
+        malformed += ch.malformed_lines
+    return rows, malformed
+
+
+def test_csv_header_is_matched_case_insensitively_after_trimming_and_extra_columns_ignored():
+    rows, _ = read(b" A ,x,B\n1,ignored,2\n")
+    assert rows == [(2, ("1", "2", None))]
+
+
+def test_bom_crlf_blank_lines_and_missing_final_newline_are_tolerated():
+    data = b"\xef\xbb\xbfa,b\r\n1,2\r\n\r\n  \r\n3,4"
+    rows, malformed = read(data)
+    assert rows == [(2, ("1", "2", None)), (5, ("3", "4", None))]
+    assert malformed == []
+
+
+def test_rows_with_the_wrong_field_count_are_malformed_with_their_line_numbers():
+    rows, malformed = read(b"a,b\n1,2\n1,2,3\n\ngarbage\n5,6\n")
+    assert [r[0] for r in rows] == [2, 6]
+    assert malformed == [(3, "1,2,3"), (5, "garbage")]
+
+
+def test_quoted_commas_are_values_and_open_quotes_are_malformed():
+    rows, malformed = read(b'a,b\n"x,y",2\n"open,3\nnext",4\n')
+    assert rows == [(2, ("x,y", "2", None))]
+    assert [m[0] for m in malformed] == [3, 4]
+
+
+def test_duplicate_header_names_keep_the_first_column():
+    rows, _ = read(b"a,A,b\n1,9,2\n")
+    assert rows == [(2, ("1", "2", None))]
+
+
+def test_block_boundaries_do_not_change_rows_or_line_numbers():
+    lines = [b"a,b"] + [f"{i},{i * 2}".encode() for i in range(500)] + [b"bad"]
+    data = b"\n".join(lines) + b"\n"
+    assert read(data, block_bytes=37) == read(data)
+
+
+def test_gzip_is_decompressed_by_extension():
+    rows, _ = read(gzip.compress(b"a\n1\n"), key="events/x.csv.gz")
+    assert rows == [(2, ("1", None, None))]
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "code"),
+    [
+        (gzip.compress(b"a\n" + b"1\n" * 5000)[:-20], "e/x.csv.gz", FileError.CORRUPT_COMPRESSION),
+        (b"not gzip at all", "e/x.csv.gz", FileError.CORRUPT_COMPRESSION),
+        (b"a,b\n1,\xff\xfe\n", "e/x.csv", FileError.INVALID_ENCODING),
+        (b'{"a": "\xff"}\n', "e/x.jsonl", FileError.INVALID_ENCODING),
+        (b"", "e/x.csv", FileError.EMPTY_FILE),
+        (b"\n \n", "e/x.jsonl", FileError.EMPTY_FILE),
+        (b"b,c\n1,2\n", "e/x.csv", FileError.MISSING_COLUMNS),
+        (b"a;b\n1;2\n", "e/x.csv.gz", FileError.CORRUPT_COMPRESSION),
+        (b"a,b\n1,2\n", "e/x.parquet", FileError.UNSUPPORTED_FORMAT),
+        (b"a,b\n1,2\n", "e/x", FileError.UNSUPPORTED_FORMAT),
+    ],
+)
+def test_whole_file_errors_are_specific(data, key, code):
+    with pytest.raises(FileRejected) as info:
+        read(data, key=key)
+    assert info.value.code == code
+    assert key in info.value.message
+
+
+def test_wrong_delimiter_names_the_missing_columns():
+    with pytest.raises(FileRejected, match="lacks required column"):
+        read(b"x;y\n1;2\n")
+
+
+def test_header_only_file_has_no_rows_and_is_not_an_error():
+    assert read(b"a,b\n") == ([], [])
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "ndjson", "json", "JSONL.GZ", "csv", "CSV"])
+def test_formats_come_from_the_extension(ext):
+    fmt = FileFormat.from_key(f"events/dt=2026-11-01/f.{ext}")
+    assert fmt.kind == ("csv" if ext.lower() == "csv" else "jsonl")
+    assert fmt.gzip == ext.lower().endswith(".gz")
+
+
+def test_json_lines_accept_numbers_for_strings_and_match_keys_case_insensitively():
+    rows, malformed = read(b'{"A": 42, " b ": "x", "other": [1]}\n{"a": 1.0}\n', key="e/x.jsonl")
+    assert rows == [(1, ("42", "x", None)), (2, ("1", None, None))]
+    assert malformed == []
+
+
+def test_json_lines_that_are_not_objects_or_carry_booleans_or_objects_are_malformed():
+    data = (
+        b'{"a": "1"}\n[1,2]\n{"a": "2", "b": true}\n{"a": {"x": 1}}\n{"a": \n"str"\n\n{"a": "3"}\n'
+    )
+    rows, malformed = read(data, key="e/x.jsonl")
+    assert rows == [(1, ("1", None, None)), (8, ("3", None, None))]
+    assert [m[0] for m in malformed] == [2, 3, 4, 5, 6]
+
+
+def test_json_lines_with_mixed_value_types_in_a_column_are_all_read():
+    data = b'{"a": "x"}\n{"a": 5}\n{"a": null, "b": "y"}\n{}\n'
+    rows, malformed = read(data, key="e/x.jsonl")
+    assert rows == [
+        (1, ("x", None, None)),
+        (2, ("5", None, None)),
+        (3, (None, "y", None)),
+        (4, (None, None, None)),
+    ]
+    assert malformed == []
+
+
+def test_json_block_boundaries_do_not_change_rows():
+    data = b"".join(f'{{"a": "{i}", "b": {i}}}\n'.encode() for i in range(300)) + b'{"a":\n'
+    assert read(data, key="e/x.jsonl", block_bytes=50) == read(data, key="e/x.jsonl")
