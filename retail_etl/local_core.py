@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from retail_etl.domain import contract as c
+from retail_etl.domain.aggregate import COLUMNS as AGGREGATE_INPUT
 from retail_etl.domain.aggregate import compute_aggregates
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.errors import FileRejected
@@ -75,15 +77,23 @@ def output_name(key: str) -> str:
 
 
 class _PartitionWriters:
-    """One Parquet writer per event_date for the file being processed, in a staging folder."""
+    """One Parquet writer per event_date for the file being processed, in a staging folder.
+
+    Writes run in a worker thread (Parquet encoding releases the GIL), so the next chunk is
+    cleaned while this one is written; `close` waits for them and re-raises their errors.
+    """
 
     def __init__(self, staging: Path, name: str) -> None:
         self.staging, self.name = staging, name
         self.writers: dict[dt.date, pq.ParquetWriter] = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self.pending: list[Future] = []
 
     def write(self, table: pa.Table) -> None:
-        if not table.num_rows:
-            return
+        if table.num_rows:
+            self.pending.append(self.pool.submit(self._write, table))
+
+    def _write(self, table: pa.Table) -> None:
         dates = table["event_date"]
         for day in pa.compute.unique(dates).to_pylist():
             part = table.filter(pa.compute.equal(dates, pa.scalar(day, pa.date32())))
@@ -96,8 +106,13 @@ class _PartitionWriters:
             writer.write_table(part)
 
     def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        try:
+            for future in self.pending:
+                future.result()
+        finally:
+            self.pool.shutdown()
+            for writer in self.writers.values():
+                writer.close()
 
 
 def _publish(staging: Path, target: Path) -> None:
@@ -178,7 +193,7 @@ class LocalCore:
         """Recompute the aggregates of `dates` and replace those date partitions only."""
         if not dates:
             return {}
-        events = read_curated(self.curated, dates)
+        events = read_curated(self.curated, dates, list(AGGREGATE_INPUT))
         aggregates = compute_aggregates(events)
         for table_name, table in aggregates.items():
             for day in dates:
@@ -192,7 +207,9 @@ class LocalCore:
         return aggregates
 
 
-def read_curated(curated_dir: Path, dates: set[dt.date] | None = None) -> pa.Table:
+def read_curated(
+    curated_dir: Path, dates: set[dt.date] | None = None, columns: list[str] | None = None
+) -> pa.Table:
     """Curated events of the given dates (all when None) from a hive-partitioned folder."""
     if not curated_dir.exists():
         return c.CURATED_EVENTS.empty_table()
@@ -202,7 +219,7 @@ def read_curated(curated_dir: Path, dates: set[dt.date] | None = None) -> pa.Tab
     flt = None
     if dates is not None:
         flt = ds.field("event_date").isin(pa.array(sorted(dates), type=pa.date32()))
-    return dataset.to_table(filter=flt)
+    return dataset.to_table(columns=columns, filter=flt)
 
 
 def run_core(

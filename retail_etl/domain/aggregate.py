@@ -34,6 +34,8 @@ def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
     Files are deduplicated on their own at ingest, so copies only exist when the same event
     came in two files; the expensive ordering is done for those ids only.
     """
+    if len(pc.unique(events["event_id"])) == events.num_rows:
+        return events
     counts = events.group_by("event_id").aggregate([("event_id", "count")])
     repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
     if not len(repeated):

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
-from retail_etl.domain.dedup import SeenIds, fingerprints
+from retail_etl.domain.dedup import SeenIds
 from retail_etl.domain.money import cents_to_decimal
 from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, Chunk, iter_chunks, text_column
 from retail_etl.domain.report import FileReport
@@ -46,6 +47,15 @@ def _hex_ids(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(c.DERIVED_ID_PREFIX, hexes, "")
 
 
+def _fingerprints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit SipHash values per string: a 128-bit content fingerprint."""
+    objects = values.to_numpy(zero_copy_only=False)
+    return (
+        pd.util.hash_array(objects, hash_key="retail-etl-ids-1", categorize=False),
+        pd.util.hash_array(objects, hash_key="retail-etl-ids-2", categorize=False),
+    )
+
+
 def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session) -> pa.Array:
     """Deterministic ids from cleaned content, so identical rows get identical ids."""
     content = pc.binary_join_element_wise(
@@ -57,7 +67,7 @@ def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session)
         pc.fill_null(session, ""),
         "\x1f",
     )
-    return _hex_ids(*fingerprints(content))
+    return _hex_ids(*_fingerprints(content))
 
 
 class EventsCleaner:

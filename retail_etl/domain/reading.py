@@ -14,6 +14,7 @@ import io
 import json
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -26,9 +27,9 @@ import pyarrow.json as pajson
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
 
-DEFAULT_BLOCK_BYTES = 32 << 20
+DEFAULT_BLOCK_BYTES = 8 << 20
 _BOM = b"\xef\xbb\xbf"
-_NL, _CR, _COMMA, _QUOTE = 10, 13, 44, 34
+_NL = 10
 _JSON_SCALARS = (str, int, float)
 _NULL = pa.scalar(None, pa.string())
 
@@ -64,9 +65,7 @@ class Chunk:
     columns: dict[str, pa.Array]
     line_numbers: np.ndarray  # int64, one per row of `columns`
     malformed_lines: list[tuple[int, str]]  # (line number, raw text)
-    _data: bytes
-    _starts: np.ndarray
-    _ends: np.ndarray
+    _raw: pa.Array  # the text of each row's line
 
     @property
     def num_rows(self) -> int:
@@ -74,8 +73,7 @@ class Chunk:
 
     def raw_records(self, rows: np.ndarray) -> list[str]:
         """The original text of the given rows, as written (for quarantine)."""
-        data, starts, ends = self._data, self._starts, self._ends
-        return [data[starts[i] : ends[i]].decode("utf-8", "replace") for i in rows.tolist()]
+        return self._raw.take(pa.array(rows, type=pa.int64())).to_pylist()
 
 
 def text_column(chunk: Chunk, name: str) -> pa.Array:
@@ -132,57 +130,55 @@ def iter_line_blocks(
         line_no += block.count(b"\n")
 
 
-def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of each line (end excludes the newline and a trailing CR)."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == _NL)
-    ends = nl if len(data) == 0 or data[-1] == _NL else np.append(nl, len(data))
-    starts = np.empty(len(ends), dtype=np.int64)
-    if len(ends):
-        starts[0] = 0
-        starts[1:] = nl[: len(ends) - 1] + 1
-    ends = ends.astype(np.int64)
-    if len(ends):
-        last = np.maximum(ends - 1, 0)
-        has_cr = (ends > starts) & (arr[last] == _CR) if len(arr) else np.zeros(0, bool)
-        ends = ends - has_cr
-    return starts, ends
+def split_lines(data: bytes) -> pa.Array:
+    """The block's lines as an Arrow string array, without their LF or CRLF ends.
+
+    The array is laid over the block's bytes (offsets at each newline), so no line is copied
+    before the trim.
+    """
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL) + 1
+    if not len(data) or data[-1] != _NL:
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate(([0], ends)).astype(np.int32)
+    lines = pa.Array.from_buffers(
+        pa.string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pc.utf8_rtrim(lines, "\r\n")
 
 
-def _blank_lines(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Lines that are empty or only whitespace."""
-    blank = ends == starts
-    short = np.flatnonzero(~blank & (ends - starts <= 8))
-    for i in short.tolist():
-        if not data[starts[i] : ends[i]].strip():
-            blank[i] = True
-    return blank
+def _mask(values: pa.Array) -> np.ndarray:
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
 
 
-def _per_line_count(arr: np.ndarray, byte: int, starts: np.ndarray, ends: np.ndarray):
-    cum = np.concatenate(([0], np.cumsum(arr == byte, dtype=np.int64)))
-    return cum[ends] - cum[starts]
+def _malformed(lines: pa.Array, bad: np.ndarray, line_numbers: np.ndarray):
+    rows = np.flatnonzero(bad)
+    texts = lines.take(pa.array(rows)).to_pylist() if len(rows) else []
+    return list(zip(line_numbers[rows].tolist(), texts, strict=True))
 
 
-def _keep_lines(data: bytes, starts: np.ndarray, ends: np.ndarray, keep: np.ndarray) -> bytes:
-    """The bytes of the kept lines, each followed by a newline."""
-    parts = [data[s:e] for s, e in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True)]
-    return b"\n".join(parts) + b"\n" if parts else b""
+def _join(lines: pa.Array, keep: np.ndarray) -> bytes:
+    """The kept lines as bytes, each followed by a newline."""
+    kept = lines.filter(pa.array(keep))
+    if not len(kept):
+        return b""
+    one_list = pa.ListArray.from_arrays(pa.array([0, len(kept)], type=pa.int32()), kept)
+    return pc.binary_join(one_list, "\n")[0].as_buffer().to_pybytes() + b"\n"
 
 
 class CsvReader:
-    """Reads a CSV file block by block; the header decides the columns."""
+    """Reads a CSV file block by block; the header decides the columns.
+
+    pyarrow parses the records; its invalid-row callback only gives a row's text, so the lines
+    it rejected are found again by text among the block's lines. The same text always parses
+    the same way, so this is exact.
+    """
 
     def __init__(self, wanted: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
         self.wanted = wanted
         self.required = required
         self.names: list[str] | None = None
 
-    def _header(self, line: bytes, key: str) -> None:
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FileRejected(FileError.INVALID_ENCODING, f"{key}: header is not UTF-8") from exc
+    def _header(self, text: str, key: str) -> None:
         names = [normalize_name(n) for n in next(csv.reader([text]))]
         seen: set[str] = set()
         unique = []
@@ -199,72 +195,60 @@ class CsvReader:
 
     def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
         _check_utf8(data, first_line, key)
-        starts, ends = _line_bounds(data)
-        blank = _blank_lines(data, starts, ends)
-        line_numbers = first_line + np.arange(len(starts), dtype=np.int64)
+        lines = split_lines(data)
+        blank = _mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
+        line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
+        body = data
         if self.names is None:
             nonblank = np.flatnonzero(~blank)
             if not len(nonblank):
                 return None
-            h = nonblank[0]
-            self._header(data[starts[h] : ends[h]], key)
+            h = int(nonblank[0])
+            self._header(lines[h].as_py(), key)
             blank[: h + 1] = True
-        assert self.names is not None
-        arr = np.frombuffer(data, dtype=np.uint8)
-        fields = _per_line_count(arr, _COMMA, starts, ends) + 1
-        quotes = _per_line_count(arr, _QUOTE, starts, ends)
-        ok = ~blank & (fields == len(self.names)) & (quotes == 0)
-        for i in np.flatnonzero(~blank & (quotes > 0)).tolist():
-            ok[i] = self._quoted_line_ok(data[starts[i] : ends[i]])
-        bad = ~blank & ~ok
-        malformed = [
-            (int(line_numbers[i]), data[starts[i] : ends[i]].decode("utf-8"))
-            for i in np.flatnonzero(bad).tolist()
-        ]
-        rows = np.flatnonzero(ok)
-        body = data if not bad.any() and not blank.any() else _keep_lines(data, starts, ends, ok)
-        columns = self._parse(body, key, first_line) if len(rows) else {}
-        return Chunk(columns, line_numbers[rows], malformed, data, starts[rows], ends[rows])
+            body = data
+            for _ in range(h + 1):  # skip the header and the blank lines before it
+                body = body[body.find(b"\n") + 1 :] if b"\n" in body else b""
+        # A quote left open would make pyarrow join the next line into the record.
+        open_quote = _mask(pc.equal(pc.bit_wise_and(pc.count_substring(lines, '"'), 1), 1))
+        open_quote &= ~blank
+        if open_quote.any():
+            body = _join(lines, ~blank & ~open_quote)
+        rejected: list[str] = []
+        table = self._parse(body, rejected, key, first_line)
+        bad = open_quote
+        if rejected:
+            texts = pa.array([t.rstrip("\r") for t in rejected], type=pa.string())
+            bad = bad | (_mask(pc.is_in(lines, value_set=texts)) & ~blank)
+        rows = np.flatnonzero(~blank & ~bad)
+        if len(rows) != table.num_rows:  # never lose rows silently
+            raise ValueError(f"{key}: {table.num_rows} parsed rows for {len(rows)} lines")
+        columns = {n: table.column(n).combine_chunks() for n in table.column_names}
+        return Chunk(
+            columns, line_numbers[rows], _malformed(lines, bad, line_numbers), lines.take(rows)
+        )
 
-    def _quoted_line_ok(self, line: bytes) -> bool:
-        assert self.names is not None
-        if line.count(b'"') % 2:
-            return False  # an open quote: the value would span lines
-        try:
-            return len(next(csv.reader([line.decode("utf-8")]))) == len(self.names)
-        except (UnicodeDecodeError, csv.Error):
-            return False
-
-    def _parse(self, body: bytes, key: str, first_line: int) -> dict[str, pa.Array]:
+    def _parse(self, body: bytes, rejected: list[str], key: str, first_line: int) -> pa.Table:
         assert self.names is not None
         include = [n for n in self.wanted if n in self.names]
-        unexpected: list[str] = []
+        if not body.strip():
+            return pa.table({n: pa.array([], type=pa.string()) for n in include})
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
-            unexpected.append(row.text)
+            if row.text.strip():
+                rejected.append(row.text)
             return "skip"
 
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(body),
-                read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 26),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(include, pa.string()),
-                    include_columns=include,
-                    strings_can_be_null=False,
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "UTF-8" in str(exc):
-                raise FileRejected(
-                    FileError.INVALID_ENCODING,
-                    f"{key}: bytes that are not UTF-8 in lines from {first_line}",
-                ) from exc
-            raise
-        if unexpected:  # our line check and pyarrow disagree: never lose rows silently
-            raise ValueError(f"{key}: CSV parser rejected lines the line check accepted")
-        return {n: table.column(n).combine_chunks() for n in include}
+        return pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(include, pa.string()),
+                include_columns=include,
+                strings_can_be_null=False,
+            ),
+        )
 
 
 class JsonLinesReader:
@@ -275,37 +259,30 @@ class JsonLinesReader:
 
     def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
         _check_utf8(data, first_line, key)
-        starts, ends = _line_bounds(data)
-        blank = _blank_lines(data, starts, ends)
+        lines = split_lines(data)
+        trimmed = pc.utf8_trim_whitespace(lines)
+        blank = _mask(pc.equal(trimmed, ""))
         if blank.all():
             return None
-        line_numbers = first_line + np.arange(len(starts), dtype=np.int64)
-        arr = np.frombuffer(data, dtype=np.uint8)
-        nonblank = ~blank
-        ok = nonblank.copy()
-        if len(arr):
-            # A line that does not start with '{' and end with '}' cannot be an object.
-            first_ok = arr[np.minimum(starts, len(arr) - 1)] == ord("{")
-            last_ok = arr[np.maximum(ends - 1, 0)] == ord("}")
-            ok &= first_ok & last_ok
-        for i in np.flatnonzero(nonblank & ~ok).tolist():
-            text = data[starts[i] : ends[i]].decode("utf-8")
-            ok[i] = _json_object(text) is not None
+        line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
+        # A line that does not start with '{' and end with '}' cannot be an object.
+        ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
+        for i in np.flatnonzero(~blank & ~ok).tolist():
+            ok[i] = _json_object(lines[i].as_py()) is not None
         rows = np.flatnonzero(ok)
+        row_lines = lines.take(pa.array(rows))
         try:
-            columns, row_ok = self._parse_fast(_keep_lines(data, starts, ends, ok), len(rows))
+            columns, row_ok = self._parse_fast(_join(lines, ok), len(rows))
         except (pa.ArrowInvalid, _NeedSlowPath):
-            columns, row_ok = self._parse_slow(data, rows, starts, ends, line_numbers, key)
+            columns, row_ok = self._parse_slow(row_lines)
         ok[rows[~row_ok]] = False
-        rows_kept = rows[row_ok]
-        columns = {n: a.filter(pa.array(row_ok)) for n, a in columns.items()}
-        bad = nonblank & ~ok
-        malformed = [
-            (int(line_numbers[i]), data[starts[i] : ends[i]].decode("utf-8"))
-            for i in np.flatnonzero(bad).tolist()
-        ]
+        keep = pa.array(row_ok)
+        columns = {n: a.filter(keep) for n, a in columns.items()}
         return Chunk(
-            columns, line_numbers[rows_kept], malformed, data, starts[rows_kept], ends[rows_kept]
+            columns,
+            line_numbers[rows[row_ok]],
+            _malformed(lines, ~blank & ~ok, line_numbers),
+            row_lines.filter(keep),
         )
 
     def _parse_fast(self, body: bytes, expected_rows: int):
@@ -333,16 +310,16 @@ class JsonLinesReader:
             columns[norm] = pc.coalesce(columns[norm], values) if norm in columns else values
         return columns, row_ok
 
-    def _parse_slow(self, data, rows, starts, ends, line_numbers, key):
+    def _parse_slow(self, row_lines: pa.Array):
         """One line at a time: used only for blocks with mixed JSON types or odd lines."""
         values: dict[str, list] = {n: [] for n in self.wanted}
-        row_ok = np.ones(len(rows), dtype=bool)
-        for r, i in enumerate(rows.tolist()):
-            obj = _json_object(data[starts[i] : ends[i]].decode("utf-8"))
+        row_ok = np.ones(len(row_lines), dtype=bool)
+        for r, text in enumerate(row_lines.to_pylist()):
+            obj = _json_object(text)
             row: dict = {}
             for k, v in (obj or {}).items():
                 norm = normalize_name(k)
-                if norm in values and norm not in row:
+                if norm in values and row.get(norm) is None:
                     row[norm] = v
             if obj is None or any(
                 v is not None and (isinstance(v, bool) or not isinstance(v, _JSON_SCALARS))
@@ -384,6 +361,22 @@ def _json_object(text: str) -> dict | None:
     return obj if isinstance(obj, dict) else None
 
 
+_END = object()
+
+
+def prefetched(items: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Read and parse the next block in a worker thread while the caller cleans this one.
+
+    pyarrow and numpy release the GIL in their kernels, so on two cores the reading of a file
+    overlaps its cleaning. One block ahead keeps memory bounded.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next, items, _END)
+        while (item := pending.result()) is not _END:
+            pending = pool.submit(next, items, _END)
+            yield item
+
+
 def iter_chunks(
     stream: BinaryIO,
     key: str,
@@ -397,12 +390,16 @@ def iter_chunks(
     """
     fmt = FileFormat.from_key(key)
     reader = CsvReader(wanted, required) if fmt.kind == "csv" else JsonLinesReader(wanted)
-    seen_any = False
-    for first_line, data in iter_line_blocks(stream, fmt, key, block_bytes):
-        chunk = reader.chunk(first_line, data, key)
-        if chunk is None:
-            continue
-        seen_any = True
-        yield chunk
-    if not seen_any:
-        raise FileRejected(FileError.EMPTY_FILE, f"{key}: no records and no header")
+
+    def chunks() -> Iterator[Chunk]:
+        seen_any = False
+        for first_line, data in iter_line_blocks(stream, fmt, key, block_bytes):
+            chunk = reader.chunk(first_line, data, key)
+            if chunk is None:
+                continue
+            seen_any = True
+            yield chunk
+        if not seen_any:
+            raise FileRejected(FileError.EMPTY_FILE, f"{key}: no records and no header")
+
+    return prefetched(chunks())
