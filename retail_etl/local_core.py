@@ -149,8 +149,14 @@ class LocalCore:
                 else:
                     self._events(stream, f, ingested_at_us, report, staging)
         except FileRejected as exc:
-            report.status = FileStatus.FAILED_PERMANENT
-            report.error_code, report.error_message = exc.code, exc.message
+            # Nothing of a rejected file is published, so none of its rows count as processed.
+            report = FileReport(
+                key=f.key,
+                kind=f.kind,
+                status=FileStatus.FAILED_PERMANENT,
+                error_code=exc.code,
+                error_message=exc.message,
+            )
             shutil.rmtree(staging, ignore_errors=True)
         report.duration_s = time.perf_counter() - started
         return report
