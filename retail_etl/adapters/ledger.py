@@ -1,0 +1,262 @@
+"""The processing ledger in DynamoDB: one item per file version, one per event date.
+
+A file version is claimed with a conditional write, so two deliveries of the same S3 event
+process it once; a claim is a lease, so a crashed attempt can be taken over once it expires.
+Finishing a file and marking its event dates dirty happen in one transaction, so a date is
+never dirty without its file being DONE or the other way round. Date items keep two counters:
+`dirty_seq` grows on every change, `loaded_seq` records the change a warehouse load saw; a date
+is dirty while `dirty_seq > loaded_seq`, which keeps a date that changed during a load dirty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from retail_etl.domain.report import FileReport
+
+IN_PROGRESS = "IN_PROGRESS"
+DONE = "DONE"
+FAILED_PERMANENT = "FAILED_PERMANENT"
+RELEASED = "RELEASED"  # a transient failure gave the claim back for the next try
+
+DATES_PK = "dates"
+KEY_SCHEMA = [
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+ATTRIBUTES = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+]
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """One S3 object version; `version` is the VersionId, or the ETag when unversioned."""
+
+    bucket: str
+    key: str
+    version: str
+
+    @property
+    def item_key(self) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"file#{self.bucket}/{self.key}"}, "sk": {"S": f"v#{self.version}"}}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: `owned` when this caller must process the file."""
+
+    owned: bool
+    status: str
+    token: str = ""
+
+
+def _date_key(day: dt.date) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": DATES_PK}, "sk": {"S": day.isoformat()}}
+
+
+class DynamoLedger:
+    """The ledger on a DynamoDB table (real, or moto's in tests and local runs)."""
+
+    def __init__(self, client: Any, table: str, lease_seconds: int = 900) -> None:
+        self.db = client
+        self.table = table
+        self.lease_seconds = lease_seconds
+
+    def claim(self, file: FileVersion, now: float | None = None) -> Claim:
+        """Take the file for processing unless it is done, failed for good, or leased."""
+        now = time.time() if now is None else now
+        token = uuid.uuid4().hex
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=file.item_key,
+                UpdateExpression=(
+                    "SET #st = :ip, lease_until = :lease, #tok = :tok, started_at = :now, "
+                    "bucket_name = :b, object_key = :k, version_id = :v ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #st = :released "
+                    "OR (#st = :ip AND lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
+                ExpressionAttributeValues={
+                    ":ip": {"S": IN_PROGRESS},
+                    ":released": {"S": RELEASED},
+                    ":lease": {"N": str(int(now + self.lease_seconds))},
+                    ":now": {"N": str(int(now))},
+                    ":tok": {"S": token},
+                    ":one": {"N": "1"},
+                    ":b": {"S": file.bucket},
+                    ":k": {"S": file.key},
+                    ":v": {"S": file.version},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            item = self.get(file) or {}
+            return Claim(False, item.get("status", IN_PROGRESS))
+        return Claim(True, IN_PROGRESS, token)
+
+    def _finish_update(self, file: FileVersion, claim: Claim, status: str, report: FileReport):
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": file.item_key,
+                "UpdateExpression": (
+                    "SET #st = :st, rows_in = :in, rows_curated = :cur, rows_duplicate = :dup, "
+                    "rows_quarantined = :q, event_dates = :dates, finished_at = :now, "
+                    "duration_s = :dur, error_code = :ec, error_message = :em "
+                    "REMOVE lease_until"
+                ),
+                "ConditionExpression": "#st = :ip AND #tok = :tok",
+                "ExpressionAttributeNames": {"#st": "status", "#tok": "lease_token"},
+                "ExpressionAttributeValues": {
+                    ":st": {"S": status},
+                    ":ip": {"S": IN_PROGRESS},
+                    ":tok": {"S": claim.token},
+                    ":in": {"N": str(report.rows_in)},
+                    ":cur": {"N": str(report.rows_curated)},
+                    ":dup": {"N": str(report.rows_duplicate)},
+                    ":q": {"M": {k: {"N": str(v)} for k, v in report.rows_quarantined.items()}},
+                    ":dates": {"L": [{"S": d.isoformat()} for d in sorted(report.event_dates)]},
+                    ":now": {"N": str(int(time.time()))},
+                    ":dur": {"N": f"{report.duration_s:.3f}"},
+                    ":ec": {"S": report.error_code or ""},
+                    ":em": {"S": (report.error_message or "")[:2000]},
+                },
+            }
+        }
+
+    def _dirty_update(self, day: dt.date) -> dict:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": _date_key(day),
+                "UpdateExpression": (
+                    "SET dirtied_at = :now, loaded_seq = if_not_exists(loaded_seq, :zero) "
+                    "ADD dirty_seq :one"
+                ),
+                "ExpressionAttributeValues": {
+                    ":now": {"N": str(int(time.time()))},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+            }
+        }
+
+    def complete(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
+        """Record the file DONE and its event dates dirty, atomically."""
+        items = [self._finish_update(file, claim, DONE, report)]
+        items += [self._dirty_update(d) for d in sorted(report.event_dates)]
+        for start in range(0, len(items), 100):  # DynamoDB's limit per transaction
+            self.db.transact_write_items(TransactItems=items[start : start + 100])
+
+    def fail_permanently(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
+        self.db.transact_write_items(
+            TransactItems=[self._finish_update(file, claim, FAILED_PERMANENT, report)]
+        )
+
+    def release(self, file: FileVersion, claim: Claim, error: str) -> None:
+        """Give the claim back after a transient error, so the retry can take it at once."""
+        self.db.update_item(
+            TableName=self.table,
+            Key=file.item_key,
+            UpdateExpression="SET #st = :rel, last_error = :err REMOVE lease_until",
+            ConditionExpression="#st = :ip AND #tok = :tok",
+            ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
+            ExpressionAttributeValues={
+                ":rel": {"S": RELEASED},
+                ":ip": {"S": IN_PROGRESS},
+                ":tok": {"S": claim.token},
+                ":err": {"S": error[:2000]},
+            },
+        )
+
+    def mark_dirty(self, dates: set[dt.date]) -> None:
+        """Mark dates changed outside a file's own processing (re-enriched parked events)."""
+        items = [self._dirty_update(d) for d in sorted(dates)]
+        for start in range(0, len(items), 100):
+            self.db.transact_write_items(TransactItems=items[start : start + 100])
+
+    def dirty_dates(self) -> dict[dt.date, int]:
+        """Dates changed since their last load, with the change counter a load must record."""
+        out: dict[dt.date, int] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": DATES_PK}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.db.query(**kwargs)
+            for item in page["Items"]:
+                seq, loaded = int(item["dirty_seq"]["N"]), int(item["loaded_seq"]["N"])
+                if seq > loaded:
+                    out[dt.date.fromisoformat(item["sk"]["S"])] = seq
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def mark_loaded(self, day: dt.date, seq: int) -> bool:
+        """Record that a load saw change `seq` of `day`; never moves backwards. Returns whether
+        the date is now clean (False when it changed again during the load)."""
+        try:
+            result = self.db.update_item(
+                TableName=self.table,
+                Key=_date_key(day),
+                UpdateExpression="SET loaded_seq = :seq, loaded_at = :now",
+                ConditionExpression="attribute_exists(pk) AND loaded_seq < :seq",
+                ExpressionAttributeValues={
+                    ":seq": {"N": str(seq)},
+                    ":now": {"N": str(int(time.time()))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return int(result["Attributes"]["dirty_seq"]["N"]) <= seq
+
+    def get(self, file: FileVersion) -> dict[str, Any] | None:
+        item = self.db.get_item(TableName=self.table, Key=file.item_key, ConsistentRead=True)
+        return _plain(item["Item"]) if "Item" in item else None
+
+    def files(self) -> list[dict[str, Any]]:
+        """Every file item, for `status` and the local run's ledger export."""
+        out, kwargs = [], {"TableName": self.table}
+        while True:
+            page = self.db.scan(**kwargs)
+            out += [_plain(i) for i in page["Items"] if i["pk"]["S"].startswith("file#")]
+            if "LastEvaluatedKey" not in page:
+                return sorted(out, key=lambda i: (i["pk"], i["sk"]))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's typed attribute values as plain Python values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    return {k: _number(des.deserialize(v)) for k, v in item.items()}
+
+
+def _number(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_number(v) for v in value]
+    return value

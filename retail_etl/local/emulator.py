@@ -1,0 +1,83 @@
+"""An in-process moto server that answers one request at a time.
+
+moto's own threaded server runs requests concurrently without locking its backends, so two
+conditional DynamoDB writes racing each other can both succeed. DynamoDB applies each item
+write atomically; serving requests one by one gives the local run and the tests that
+guarantee too, so concurrency tests exercise the ledger's conditions, not moto's races.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+
+class SerialMotoServer(ThreadedMotoServer):
+    """moto on 127.0.0.1, on a free port (never a fixed one: a busy port makes moto hang)."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+@contextmanager
+def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
+    """Start the server and point every boto3 client of this process at it (fake keys)."""
+    server = SerialMotoServer()
+    server.start()
+    # moto's backends live in the process, not the server: start from an empty account.
+    urllib.request.urlopen(
+        urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
+    ).close()
+    saved = {k: os.environ.get(k) for k in _ENV}
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": server.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": region,
+            "MOTO_PORT": str(server.get_host_and_port()[1]),
+        }
+    )
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "MOTO_PORT",
+)

@@ -1,0 +1,116 @@
+import datetime as dt
+import threading
+
+import boto3
+import pytest
+
+from retail_etl.adapters.ledger import (
+    ATTRIBUTES,
+    DONE,
+    FAILED_PERMANENT,
+    IN_PROGRESS,
+    KEY_SCHEMA,
+    DynamoLedger,
+    FileVersion,
+)
+from retail_etl.domain.report import FileReport
+from retail_etl.local.emulator import emulated_aws
+
+FILE = FileVersion("raw", "events/dt=2026-11-01/a.csv", "v1")
+D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 10, 31)
+
+
+@pytest.fixture
+def ledger():
+    with emulated_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName="ledger",
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=ATTRIBUTES,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoLedger(client, "ledger", lease_seconds=60)
+
+
+def report(*dates: dt.date) -> FileReport:
+    r = FileReport(key=FILE.key, kind="events", rows_in=3, rows_curated=2, rows_duplicate=1)
+    r.event_dates.update(dates)
+    return r
+
+
+def test_a_file_version_is_claimed_once_and_done_files_are_not_claimed_again(ledger):
+    first = ledger.claim(FILE)
+    assert first.owned
+    assert ledger.claim(FILE) == ledger.claim(FILE)  # leased: not owned
+    assert not ledger.claim(FILE).owned
+    ledger.complete(FILE, first, report(D1))
+    again = ledger.claim(FILE)
+    assert (again.owned, again.status) == (False, DONE)
+    item = ledger.get(FILE)
+    assert (item["status"], item["rows_in"], item["attempts"]) == (DONE, 3, 1)
+    assert item["event_dates"] == ["2026-11-01"]
+
+
+def test_another_version_of_the_same_key_is_a_new_file(ledger):
+    assert ledger.claim(FILE).owned
+    assert ledger.claim(FileVersion(FILE.bucket, FILE.key, "v2")).owned
+
+
+def test_concurrent_claims_have_exactly_one_winner(ledger):
+    results, barrier = [], threading.Barrier(8)
+
+    def claim():
+        barrier.wait()
+        results.append(ledger.claim(FILE).owned)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_an_expired_lease_can_be_taken_over_and_the_stale_owner_cannot_finish(ledger):
+    stale = ledger.claim(FILE, now=1_000)
+    assert not ledger.claim(FILE, now=1_030).owned
+    fresh = ledger.claim(FILE, now=1_061)
+    assert fresh.owned
+    with pytest.raises(Exception, match=r"ConditionalCheckFailed|TransactionCanceled"):
+        ledger.complete(FILE, stale, report(D1))
+    ledger.complete(FILE, fresh, report(D1))
+    assert ledger.get(FILE)["attempts"] == 2
+
+
+def test_a_released_claim_is_claimable_at_once_and_a_permanent_failure_is_final(ledger):
+    claim = ledger.claim(FILE)
+    ledger.release(FILE, claim, "ThrottlingException")
+    retry = ledger.claim(FILE)
+    assert retry.owned
+    failed = report()
+    failed.error_code, failed.error_message = "corrupt_compression", "truncated"
+    ledger.fail_permanently(FILE, retry, failed)
+    assert ledger.claim(FILE).status == FAILED_PERMANENT
+    assert ledger.get(FILE)["error_code"] == "corrupt_compression"
+
+
+def test_dirty_dates_stay_dirty_when_they_change_during_a_load(ledger):
+    claim = ledger.claim(FILE)
+    ledger.complete(FILE, claim, report(D1, D2))
+    dirty = ledger.dirty_dates()
+    assert dirty == {D1: 1, D2: 1}
+    ledger.mark_dirty({D1})  # late data arrives while the load runs
+    assert ledger.mark_loaded(D1, dirty[D1]) is False
+    assert ledger.mark_loaded(D2, dirty[D2]) is True
+    assert ledger.dirty_dates() == {D1: 2}
+    assert ledger.mark_loaded(D1, 1) is False  # never moves backwards
+    assert ledger.mark_loaded(D1, 2) is True
+    assert ledger.dirty_dates() == {}
+
+
+def test_files_lists_every_file_item(ledger):
+    claim = ledger.claim(FILE)
+    ledger.complete(FILE, claim, report(D1))
+    assert [f["status"] for f in ledger.files()] == [DONE]
+    assert ledger.claim(FileVersion("raw", "b.csv", "e1")).status == IN_PROGRESS
