@@ -228,22 +228,39 @@ def read_curated(
     return dataset.to_table(columns=columns, filter=flt)
 
 
+def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
+    """Split drop order into runs that may be processed concurrently.
+
+    A products file changes the history later events are enriched against, so it runs alone;
+    the events files between two products files only read it, as concurrent Lambdas would.
+    """
+    out: list[list[DroppedFile]] = []
+    for f in files:
+        if f.kind == "events" and out and out[-1][0].kind == "events":
+            out[-1].append(f)
+        else:
+            out.append([f])
+    return out
+
+
 def run_core(
     input_dir: Path,
     out_dir: Path,
     block_bytes: int | None = None,
     progress: Callable[[FileReport], None] | None = None,
+    workers: int = 2,
 ) -> CoreRun:
     """Process every dropped file under `input_dir`, then aggregate the dates they touched."""
     run = CoreRun()
     core = LocalCore(out_dir, block_bytes)
     started = time.perf_counter()
-    for f in discover(input_dir):
-        report = core.process(input_dir, f)
-        run.reports.append(report)
-        run.dirty_dates |= report.event_dates
-        if progress:
-            progress(report)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file") as pool:
+        for wave in waves(discover(input_dir)):
+            for report in pool.map(lambda f: core.process(input_dir, f), wave):
+                run.reports.append(report)
+                run.dirty_dates |= report.event_dates
+                if progress:
+                    progress(report)
     run.timings["clean_enrich_s"] = time.perf_counter() - started
     started = time.perf_counter()
     core.aggregate(run.dirty_dates)
