@@ -243,6 +243,23 @@ def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
     return out
 
 
+def process_all(
+    input_dir: Path,
+    core: LocalCore,
+    progress: Callable[[FileReport], None] | None = None,
+    workers: int = 2,
+) -> list[FileReport]:
+    """Every dropped file under `input_dir`, in drop order, as concurrent as waves allow."""
+    reports = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file") as pool:
+        for wave in waves(discover(input_dir)):
+            for report in pool.map(lambda f: core.process(input_dir, f), wave):
+                reports.append(report)
+                if progress:
+                    progress(report)
+    return reports
+
+
 def run_core(
     input_dir: Path,
     out_dir: Path,
@@ -254,13 +271,9 @@ def run_core(
     run = CoreRun()
     core = LocalCore(out_dir, block_bytes)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file") as pool:
-        for wave in waves(discover(input_dir)):
-            for report in pool.map(lambda f: core.process(input_dir, f), wave):
-                run.reports.append(report)
-                run.dirty_dates |= report.event_dates
-                if progress:
-                    progress(report)
+    run.reports = process_all(input_dir, core, progress, workers)
+    for report in run.reports:
+        run.dirty_dates |= report.event_dates
     run.timings["clean_enrich_s"] = time.perf_counter() - started
     started = time.perf_counter()
     core.aggregate(run.dirty_dates)
