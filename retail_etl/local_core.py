@@ -26,7 +26,7 @@ from retail_etl.domain.aggregate import COLUMNS as AGGREGATE_INPUT
 from retail_etl.domain.aggregate import compute_aggregates
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.events import clean_events_file
+from retail_etl.domain.events import clean_events_file, release_parked
 from retail_etl.domain.products import clean_products_file
 from retail_etl.domain.report import FileReport, FileStatus
 
@@ -130,6 +130,7 @@ class LocalCore:
         self.out = out_dir
         self.curated = out_dir / "curated" / "events"
         self.quarantine = out_dir / "quarantine"
+        self.parked = out_dir / "parked" / "events"
         self.history_path = out_dir / "curated" / "products" / "product_history.parquet"
         self.history = ProductHistory(
             pq.read_table(self.history_path) if self.history_path.exists() else None
@@ -164,12 +165,17 @@ class LocalCore:
     def _events(self, stream, f, ingested_at_us, report, staging) -> None:
         name = output_name(f.key)
         writers = _PartitionWriters(staging / "curated", name)
-        quarantine = None
+        quarantine = parked = None
         try:
             for batch in clean_events_file(
                 stream, f.key, self.history, ingested_at_us, report, **self.block_kw
             ):
                 writers.write(batch.curated)
+                if batch.parked.num_rows:
+                    if parked is None:
+                        (staging / "parked").mkdir(parents=True, exist_ok=True)
+                        parked = pq.ParquetWriter(staging / "parked" / name, c.PARKED_EVENTS)
+                    parked.write_table(batch.parked)
                 if batch.quarantine.num_rows:
                     if quarantine is None:
                         folder = staging / "quarantine" / "kind=events"
@@ -178,10 +184,12 @@ class LocalCore:
                     quarantine.write_table(batch.quarantine)
         finally:
             writers.close()
-            if quarantine is not None:
-                quarantine.close()
+            for writer in (quarantine, parked):
+                if writer is not None:
+                    writer.close()
         _publish(staging / "curated", self.curated)
         _publish(staging / "quarantine", self.quarantine)
+        _publish(staging / "parked", self.parked)
         shutil.rmtree(staging, ignore_errors=True)
 
     def _products(self, stream, f, ingested_at_us, report, staging) -> None:
@@ -194,6 +202,27 @@ class LocalCore:
             folder = self.quarantine / "kind=products"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(result.quarantine, folder / output_name(f.key))
+        self._release_parked(f, report)
+
+    def _release_parked(self, f: DroppedFile, report: FileReport) -> None:
+        """Enrich parked events whose product this file defined; their dates become dirty."""
+        for path in sorted(self.parked.glob("*.parquet")) if self.parked.exists() else []:
+            released, left = release_parked(pq.read_table(path), self.history)
+            if not released.num_rows:
+                continue
+            name = f"{path.stem}-released-{output_name(f.key)}"
+            staging = self.out / "_staging" / name
+            writers = _PartitionWriters(staging, name)
+            writers.write(released)
+            writers.close()
+            _publish(staging, self.curated)
+            shutil.rmtree(staging, ignore_errors=True)
+            if left.num_rows:
+                pq.write_table(left, path)
+            else:
+                path.unlink()
+            report.rows_released += released.num_rows
+            report.event_dates |= set(pa.compute.unique(released["event_date"]).to_pylist())
 
     def aggregate(self, dates: set[dt.date]) -> dict[str, pa.Table]:
         """Recompute the aggregates of `dates` and replace those date partitions only."""

@@ -92,3 +92,17 @@ def test_a_file_rejected_half_way_leaves_no_curated_output(inbox, tmp_path):
     names = {p.name for p in (out / "curated").rglob("*.parquet")}
     assert output_name("events/dt=2026-11-01/broken.csv.gz") not in names
     assert read_curated(out / "curated" / "events").num_rows == 3
+
+
+def test_events_waiting_for_their_product_are_released_by_a_later_products_file(inbox, tmp_path):
+    drop(inbox, "products/dt=2026-11-02/p.csv", "product_id,category,price\nP9,lamps,7.50\n")
+    out = tmp_path / "out"
+    run = run_core(inbox, out)
+    products = next(r for r in run.reports if r.key == "products/dt=2026-11-02/p.csv")
+    assert products.rows_released == 1
+    assert products.event_dates == {dt.date(2026, 11, 1)}
+    curated = read_curated(out / "curated" / "events")
+    assert sorted(curated["event_id"].to_pylist()) == ["e1", "e2", "e3", "e4"]
+    e4 = next(r for r in curated.to_pylist() if r["event_id"] == "e4")
+    assert (e4["category"], e4["source_file"]) == ("lamps", "events/dt=2026-11-01/a.csv")
+    assert not list((out / "parked").rglob("*.parquet"))

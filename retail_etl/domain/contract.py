@@ -102,6 +102,24 @@ QUARANTINE = pa.schema(
     ]
 )
 
+# Events waiting for their product (reason unknown_product), cleaned but not enriched, so a
+# later products file can release them into the curated zone.
+PARKED_EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("event_ts", UTC_US),
+        ("event_date", pa.date32()),
+        ("user_id", pa.string()),
+        ("product_id", pa.string()),
+        ("session_id", pa.string()),
+        ("quantity", pa.int32()),
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("ingested_at", UTC_US),
+    ]
+)
+
 PRODUCT_HISTORY = pa.schema(
     [
         ("product_id", pa.string()),

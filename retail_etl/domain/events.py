@@ -29,10 +29,12 @@ _QUANTITY = r"^[0-9]{1,9}$"
 
 @dataclass
 class EventsBatch:
-    """One chunk's output: curated events (CURATED_EVENTS) and quarantined rows (QUARANTINE)."""
+    """One chunk's output: curated events (CURATED_EVENTS), quarantined rows (QUARANTINE) and,
+    among those, the unknown_product events parked for later enrichment (PARKED_EVENTS)."""
 
     curated: pa.Table
     quarantine: pa.Table
+    parked: pa.Table
 
 
 def _hex_ids(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
@@ -68,6 +70,32 @@ def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session)
         "\x1f",
     )
     return _hex_ids(*_fingerprints(content))
+
+
+def enriched(events: pa.Table, history: ProductHistory, rows: np.ndarray) -> pa.Table:
+    """Curated events from cleaned ones (PARKED_EVENTS columns) and their history rows."""
+    names, categories, price_cents = history.attributes(rows)
+    quantity = events["quantity"].to_numpy().astype(np.int64)
+    purchase = pc.equal(events["event_type"], "purchase").to_numpy(zero_copy_only=False)
+    columns = {name: events[name] for name in c.PARKED_EVENTS.names if name != "line_number"}
+    columns |= {
+        "product_name": names,
+        "category": categories,
+        "unit_price": cents_to_decimal(price_cents, c.PRICE),
+        "revenue": cents_to_decimal(price_cents * quantity, c.REVENUE, valid=purchase),
+    }
+    return pa.table({name: columns[name] for name in c.CURATED_EVENTS.names}, c.CURATED_EVENTS)
+
+
+def release_parked(parked: pa.Table, history: ProductHistory) -> tuple[pa.Table, pa.Table]:
+    """Enrich the parked events whose product is now known: (curated, still parked)."""
+    days = parked["event_date"].cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = history.lookup(parked["product_id"], days)
+    known = rows >= 0
+    return (
+        enriched(parked.filter(pa.array(known)), history, rows[known]),
+        parked.filter(pa.array(~known)),
+    )
 
 
 class EventsCleaner:
@@ -139,46 +167,27 @@ class EventsCleaner:
         unknown_rows = kept[~known]
         reason[unknown_rows] = _CODES[Reason.UNKNOWN_PRODUCT]
 
-        sel = np.flatnonzero(first)[known]  # positions within `ok`
-        curated = self._curated(
-            ids.take(pa.array(sel)),
-            type_ok.take(pa.array(sel)),
-            micros[ok[sel]],
-            user_ok.take(pa.array(sel)),
-            product_ok.take(pa.array(sel)),
-            session_ok.take(pa.array(sel)),
-            quantity[ok[sel]],
-            history_rows[known],
+        kept_in_ok = np.flatnonzero(first)  # positions within `ok`
+        cleaned = pa.table(
+            {
+                "event_id": ids.take(pa.array(kept_in_ok)),
+                "event_type": type_ok.take(pa.array(kept_in_ok)),
+                "event_ts": pa.array(micros[kept], type=pa.int64()).cast(c.UTC_US),
+                "event_date": pa.array(days.astype(np.int32)).cast(pa.date32()),
+                "user_id": user_ok.take(pa.array(kept_in_ok)),
+                "product_id": product_ok.take(pa.array(kept_in_ok)),
+                "session_id": session_ok.take(pa.array(kept_in_ok)),
+                "quantity": pa.array(quantity[kept].astype(np.int32)),
+                "source_file": pa.array(np.full(len(kept), self.key, dtype=object), pa.string()),
+                "line_number": pa.array(chunk.line_numbers[kept]),
+                "ingested_at": pa.array(np.full(len(kept), self.ingested_at_us)).cast(c.UTC_US),
+            },
+            schema=c.PARKED_EVENTS,
         )
+        curated = enriched(cleaned.filter(pa.array(known)), self.history, history_rows[known])
         quarantine = self._quarantine(chunk, reason, product, micros, has_time)
         self._count(chunk, reason, curated)
-        return EventsBatch(curated, quarantine)
-
-    def _curated(self, ids, types, micros, users, products, sessions, quantity, rows) -> pa.Table:
-        names, categories, price_cents = self.history.attributes(rows)
-        purchase = pc.equal(types, "purchase").to_numpy(zero_copy_only=False)
-        n = len(micros)
-        return pa.table(
-            {
-                "event_id": ids,
-                "event_type": types,
-                "event_ts": pa.array(micros, type=pa.int64()).cast(c.UTC_US),
-                "event_date": pa.array((micros // US_PER_DAY).astype(np.int32)).cast(pa.date32()),
-                "user_id": users,
-                "product_id": products,
-                "session_id": sessions,
-                "quantity": pa.array(quantity.astype(np.int32)),
-                "product_name": names,
-                "category": categories,
-                "unit_price": cents_to_decimal(price_cents, c.PRICE),
-                "revenue": cents_to_decimal(price_cents * quantity, c.REVENUE, valid=purchase),
-                "source_file": pa.array(np.full(n, self.key, dtype=object), type=pa.string()),
-                "ingested_at": pa.array(np.full(n, self.ingested_at_us), type=pa.int64()).cast(
-                    c.UTC_US
-                ),
-            },
-            schema=c.CURATED_EVENTS,
-        )
+        return EventsBatch(curated, quarantine, cleaned.filter(pa.array(~known)))
 
     def _quarantine(self, chunk, reason, product, micros, has_time) -> pa.Table:
         rows = np.flatnonzero(reason != 0)

@@ -23,6 +23,8 @@ class FileReport:
     rows_duplicate: int = 0
     rows_quarantined: Counter = field(default_factory=Counter)
     event_dates: set[dt.date] = field(default_factory=set)
+    # products files: parked unknown_product events this file's products released
+    rows_released: int = 0
     status: str = FileStatus.DONE
     error_code: str | None = None
     error_message: str | None = None
@@ -45,6 +47,7 @@ class FileReport:
             "rows_curated": self.rows_curated,
             "rows_duplicate": self.rows_duplicate,
             "rows_quarantined": dict(sorted(self.rows_quarantined.items())),
+            "rows_released": self.rows_released,
             "event_dates": sorted(d.isoformat() for d in self.event_dates),
             "error_code": self.error_code,
             "error_message": self.error_message,

@@ -8,6 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retail_etl.domain.contract import DERIVED_ID_PREFIX, EVENT_REASONS
+from retail_etl.domain.events import clean_events_file, release_parked
+from retail_etl.domain.report import FileReport
 from tests.conftest import clean_text, history_of
 
 HEADER = "event_id,user_id,product_id,event_type,event_timestamp,quantity,session_id\n"
@@ -243,3 +245,32 @@ def test_cleaning_is_deterministic_and_idempotent(catalog, rows):
     assert q3.num_rows == 0 and report.rows_duplicate == 0
     keep = [c for c in first.column_names if c not in ("ingested_at",)]
     assert again.select(keep).equals(first.select(keep))
+
+
+def test_unknown_product_events_are_parked_and_released_once_the_product_is_known(catalog):
+    rows = ["e1,U1,P9,purchase,2026-10-30T10:00:00Z,2,", "e2,U1,P1,view,2026-11-01T10:00:00Z,,"]
+    batches = list(
+        clean_events_file(
+            io.BytesIO((HEADER + "\n".join(rows)).encode()),
+            "events/dt=2026-11-01/f.csv",
+            catalog,
+            0,
+            report := FileReport(key="k", kind="events"),
+        )
+    )
+    assert report.rows_quarantined == {"unknown_product": 1}
+    parked = batches[0].parked
+    assert parked["event_id"].to_pylist() == ["e1"]
+    assert parked["line_number"].to_pylist() == [2]
+    still_unknown, parked_again = release_parked(parked, catalog)
+    assert still_unknown.num_rows == 0 and parked_again.num_rows == 1
+    history = history_of(
+        ("P1", "Phone", "electronics", 19_999, dt.date(2026, 11, 1)),
+        ("P9", "Lamp", "home", 1_000, dt.date(2026, 11, 5)),
+    )
+    released, left = release_parked(parked, history)
+    assert left.num_rows == 0
+    got = released.to_pylist()[0]
+    assert (got["event_id"], got["category"], got["revenue"]) == ("e1", "home", Decimal("20.00"))
+    assert got["event_date"] == dt.date(2026, 10, 30)
+    assert got["source_file"] == "events/dt=2026-11-01/f.csv"
