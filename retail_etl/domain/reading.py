@@ -289,6 +289,11 @@ class JsonLinesReader:
         if not expected_rows:
             return {}, np.zeros(0, dtype=bool)
         table = pajson.read_json(io.BytesIO(body))
+        temporal = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
+        if temporal:  # pyarrow guessed timestamps from text: read that text as written
+            schema = pa.schema([(name, pa.string()) for name in temporal])
+            options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+            table = pajson.read_json(io.BytesIO(body), parse_options=options)
         if table.num_rows != expected_rows:
             raise _NeedSlowPath
         columns: dict[str, pa.Array] = {}

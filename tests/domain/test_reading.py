@@ -130,3 +130,10 @@ def test_json_lines_with_mixed_value_types_in_a_column_are_all_read():
 def test_json_block_boundaries_do_not_change_rows():
     data = b"".join(f'{{"a": "{i}", "b": {i}}}\n'.encode() for i in range(300)) + b'{"a":\n'
     assert read(data, key="e/x.jsonl", block_bytes=50) == read(data, key="e/x.jsonl")
+
+
+def test_json_text_that_looks_like_a_timestamp_is_read_as_written():
+    data = b'{"a": "2026-11-02T23:18:14", "b": "2026-11-02"}\n'
+    rows, malformed = read(data, key="e/x.jsonl")
+    assert rows == [(1, ("2026-11-02T23:18:14", "2026-11-02", None))]
+    assert malformed == []

@@ -1,0 +1,64 @@
+"""S3 for the pipeline: streaming reads of dropped files, Parquet objects in and out.
+
+Dropped files are streamed with boto3 rather than read through awswrangler's readers: those
+parse into DataFrames, while the core needs the raw bytes to keep each record's line number
+and original text for quarantine.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+
+class ObjectStore:
+    """The few S3 operations the pipeline needs, over a boto3 client."""
+
+    def __init__(self, client: Any) -> None:
+        self.s3 = client
+
+    def open(self, bucket: str, key: str, version: str | None = None) -> BinaryIO:
+        """A streaming body: read(n) pulls the object in pieces, never whole."""
+        kwargs = {"Bucket": bucket, "Key": key}
+        if version:
+            kwargs["VersionId"] = version
+        return self.s3.get_object(**kwargs)["Body"]
+
+    def version_of(self, bucket: str, key: str) -> str:
+        """The object's VersionId, or its ETag in an unversioned bucket."""
+        head = self.s3.head_object(Bucket=bucket, Key=key)
+        version = head.get("VersionId")
+        return version if version and version != "null" else head["ETag"].strip('"')
+
+    def put_parquet(self, bucket: str, key: str, table: pa.Table) -> None:
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=sink.getvalue())
+
+    def read_parquet(self, bucket: str, key: str) -> pa.Table | None:
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        return pq.read_table(io.BytesIO(body))
+
+    def copy(self, bucket: str, source: str, target: str) -> None:
+        self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            if batch:
+                self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def list(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return keys
