@@ -21,6 +21,8 @@ from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS
 from retail_etl.domain.report import FileStatus
 
 console = Console(highlight=False)
+if not console.is_terminal:  # piped or in CI: don't squeeze tables into 80 columns
+    console = Console(highlight=False, width=150)
 
 
 class UsageError(Exception):
@@ -68,15 +70,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from retail_etl.generator import MessConfig, generate_dataset
 
     mess = MessConfig.clean() if args.clean else MessConfig()
-    manifest = generate_dataset(
-        writer_for(args.out),
-        days=args.days,
-        events_per_day=args.events_per_day,
-        products=args.products,
-        seed=args.seed,
-        start_date=args.start_date,
-        mess=mess,
-    )
+    try:
+        manifest = generate_dataset(
+            writer_for(args.out),
+            days=args.days,
+            events_per_day=args.events_per_day,
+            products=args.products,
+            seed=args.seed,
+            start_date=args.start_date,
+            mess=mess,
+        )
+    except ValueError as exc:  # the generator's argument checks
+        raise UsageError(str(exc)) from exc
     events = manifest["totals"]["events"]
     console.print(
         f"wrote {len(manifest['files'])} files ({events['rows_in']} event rows) "
@@ -117,11 +122,13 @@ def _quarantine_table(reports) -> tuple[Table, Counter]:
     return table, totals
 
 
-def _arrow_table(title: str, table) -> Table:
-    out = Table(title=title)
+def _arrow_table(title: str, table, limit: int = 10) -> Table:
+    """An Arrow table for the terminal; long ones are cut to `limit` rows."""
+    shown = f" (first {limit} of {table.num_rows})" if table.num_rows > limit else ""
+    out = Table(title=title + shown)
     for name in table.column_names:
         out.add_column(name)
-    for row in table.to_pylist():
+    for row in table.slice(0, limit).to_pylist():
         out.add_row(*("" if v is None else str(v) for v in row.values()))
     return out
 
@@ -139,12 +146,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(
             f"Generating {args.days} day(s) x {args.events_per_day} events into {input_dir} …"
         )
-        generate_dataset(
-            local_writer(input_dir),
-            days=args.days,
-            events_per_day=args.events_per_day,
-            seed=args.seed,
-        )
+        try:
+            generate_dataset(
+                local_writer(input_dir),
+                days=args.days,
+                events_per_day=args.events_per_day,
+                seed=args.seed,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
         with console.status("Cleaning and enriching files …") as status:
             run = run_core(
                 input_dir,
@@ -158,6 +168,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         aggregates = LocalCore(out_dir).aggregate({last_day})
         for name, table in aggregates.items():
             day_rows = table.filter(pc.equal(table["event_date"], last_day))
+            if name == "daily_multi_purchase_users":
+                order = [("total_spend", "descending"), ("user_id", "ascending")]
+                day_rows = day_rows.sort_by(order)
             console.print(_arrow_table(f"{name} for {last_day}", day_rows))
         rows = sum(r.rows_in for r in run.reports if r.kind == "events")
         secs = run.timings["clean_enrich_s"]
