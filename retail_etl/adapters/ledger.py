@@ -181,6 +181,56 @@ class DynamoLedger:
             },
         )
 
+    def record_outputs(self, file: FileVersion, claim: Claim, outputs: list[str]) -> None:
+        """Remember the final keys a file version writes, before writing them, so a later
+        attempt can remove what this one leaves behind."""
+        self.db.update_item(
+            TableName=self.table,
+            Key=file.item_key,
+            UpdateExpression="SET outputs = :out",
+            ConditionExpression="#st = :ip AND #tok = :tok",
+            ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
+            ExpressionAttributeValues={
+                ":out": {"L": [{"S": k} for k in outputs]},
+                ":ip": {"S": IN_PROGRESS},
+                ":tok": {"S": claim.token},
+            },
+        )
+
+    def acquire_lock(self, name: str, now: float | None = None) -> str | None:
+        """A leased lock (e.g. on the product history); returns its token, or None if held."""
+        now = time.time() if now is None else now
+        token = uuid.uuid4().hex
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": f"lock#{name}"},
+                    "sk": {"S": "lock"},
+                    "lease_token": {"S": token},
+                    "lease_until": {"N": str(int(now + self.lease_seconds))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return None
+        return token
+
+    def release_lock(self, name: str, token: str) -> None:
+        try:
+            self.db.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"lock#{name}"}, "sk": {"S": "lock"}},
+                ConditionExpression="lease_token = :tok",
+                ExpressionAttributeValues={":tok": {"S": token}},
+            )
+        except ClientError as exc:  # our lease expired and someone else holds it now
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def mark_dirty(self, dates: set[dt.date]) -> None:
         """Mark dates changed outside a file's own processing (re-enriched parked events)."""
         items = [self._dirty_update(d) for d in sorted(dates)]

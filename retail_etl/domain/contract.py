@@ -64,6 +64,7 @@ class FileError:
     MISSING_COLUMNS = "missing_columns"
     INVALID_ENCODING = "invalid_encoding"
     CORRUPT_COMPRESSION = "corrupt_compression"
+    UNKNOWN_PREFIX = "unknown_prefix"
 
 
 UTC_US = pa.timestamp("us", tz="UTC")

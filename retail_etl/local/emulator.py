@@ -8,6 +8,7 @@ guarantee too, so concurrency tests exercise the ledger's conditions, not moto's
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class SerialMotoServer(ThreadedMotoServer):
 
     def __init__(self) -> None:
         super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)

@@ -114,3 +114,15 @@ def test_files_lists_every_file_item(ledger):
     ledger.complete(FILE, claim, report(D1))
     assert [f["status"] for f in ledger.files()] == [DONE]
     assert ledger.claim(FileVersion("raw", "b.csv", "e1")).status == IN_PROGRESS
+
+
+def test_a_lock_is_held_by_one_caller_until_released_or_expired(ledger):
+    token = ledger.acquire_lock("products", now=1_000)
+    assert token
+    assert ledger.acquire_lock("products", now=1_010) is None
+    ledger.release_lock("products", token)
+    second = ledger.acquire_lock("products", now=1_020)
+    assert second
+    assert ledger.acquire_lock("products", now=1_081)  # the lease ran out
+    ledger.release_lock("products", second)  # a stale holder's release changes nothing
+    assert ledger.acquire_lock("products", now=1_082) is None

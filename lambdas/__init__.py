@@ -1,0 +1,1 @@
+"""Thin AWS Lambda entry points: parse the event, call retail_etl, report the outcome."""

@@ -1,0 +1,267 @@
+"""Ingest one dropped S3 object: claim it in the ledger, run the core, publish, record.
+
+The flow for every file version, whatever delivered it:
+1. claim it in the ledger (a duplicate or concurrent delivery stops here);
+2. stream it through the core, writing its curated, quarantine and parked parts to a staging
+   prefix named after the file version;
+3. publish: copy the parts to their final keys (names derived from the file version, so a
+   retry or replay overwrites its own output and never adds a second copy), then delete parts
+   an earlier attempt left that this one did not write;
+4. record DONE with its counts and dirty dates in one ledger transaction.
+A bad file (`FileRejected`) is recorded FAILED_PERMANENT and not retried; any other error
+gives the claim back and propagates, so the message is retried and ends in the DLQ after N
+tries. Nothing is visible under the curated prefix before step 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, Claim, DynamoLedger, FileVersion
+from retail_etl.adapters.objects import ObjectStore
+from retail_etl.config import Settings
+from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.contract import FileError
+from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.events import clean_events_file, release_parked
+from retail_etl.domain.products import clean_products_file
+from retail_etl.domain.report import FileReport, FileStatus
+
+CURATED_EVENTS = "curated/events"
+PRODUCT_HISTORY = "curated/products/product_history.parquet"
+QUARANTINE = "quarantine"
+PARKED = "parked/events"
+STAGING = "_staging"
+KINDS = ("events", "products")
+
+
+class FileBusy(Exception):
+    """Another delivery holds the file's lease: retry the message later."""
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    version: str | None = None
+
+
+def object_refs(body: dict) -> Iterator[ObjectRef]:
+    """The objects named by an SQS message body: an EventBridge "Object Created" event or an
+    S3 event notification with Records. Keys arrive URL-encoded in both."""
+    if body.get("source") == "aws.s3" and "detail" in body:
+        detail = body["detail"]
+        yield ObjectRef(
+            detail["bucket"]["name"],
+            unquote_plus(detail["object"]["key"]),
+            detail["object"].get("version-id"),
+        )
+        return
+    records = body.get("Records")
+    if records is None:
+        raise ValueError("message is neither an EventBridge S3 event nor an S3 notification")
+    for record in records:
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        yield ObjectRef(
+            s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("versionId")
+        )
+
+
+def file_id(file: FileVersion) -> str:
+    """A short, stable name for a file version, used in every output object's key."""
+    stem = file.key.rsplit("/", 1)[-1].split(".", 1)[0]
+    digest = hashlib.sha256(f"{file.bucket}/{file.key}#{file.version}".encode()).hexdigest()
+    return f"{stem}-{digest[:16]}"
+
+
+def kind_of(key: str) -> str:
+    kind = key.split("/", 1)[0]
+    if kind not in KINDS:
+        raise FileRejected(
+            FileError.UNKNOWN_PREFIX, f"{key}: keys must start with events/ or products/"
+        )
+    return kind
+
+
+def drop_date(key: str) -> dt.date | None:
+    for part in key.split("/"):
+        if part.startswith("dt="):
+            try:
+                return dt.date.fromisoformat(part[3:])
+            except ValueError:
+                return None
+    return None
+
+
+class Ingestor:
+    """Everything one ingest Lambda container keeps between invocations."""
+
+    def __init__(self, settings: Settings, store: ObjectStore, ledger: DynamoLedger) -> None:
+        self.settings = settings
+        self.store = store
+        self.ledger = ledger
+
+    def ingest(self, ref: ObjectRef) -> FileReport | None:
+        """Process one object version; None when the ledger says it was already handled."""
+        version = ref.version or self.store.version_of(ref.bucket, ref.key)
+        file = FileVersion(ref.bucket, ref.key, version)
+        claim = self.ledger.claim(file)
+        if not claim.owned:
+            if claim.status in (DONE, FAILED_PERMANENT):
+                return None
+            raise FileBusy(f"{ref.key} is being processed by another delivery")
+        report = FileReport(key=ref.key, kind="events")
+        started = time.perf_counter()
+        try:
+            report.kind = kind_of(ref.key)
+            stream = self.store.open(ref.bucket, ref.key, ref.version)
+            if report.kind == "events":
+                self._events(file, claim, stream, report)
+            else:
+                self._products(file, stream, report)
+        except FileRejected as exc:
+            rejected = FileReport(
+                key=ref.key,
+                kind=report.kind,
+                status=FileStatus.FAILED_PERMANENT,
+                error_code=exc.code,
+                error_message=exc.message,
+                duration_s=time.perf_counter() - started,
+            )
+            self._discard_staging(file)
+            self.ledger.fail_permanently(file, claim, rejected)
+            return rejected
+        except BaseException as exc:
+            self.ledger.release(file, claim, f"{type(exc).__name__}: {exc}")
+            raise
+        report.duration_s = time.perf_counter() - started
+        self.ledger.complete(file, claim, report)
+        return report
+
+    # events ---------------------------------------------------------------------------------
+
+    def _history(self) -> ProductHistory:
+        table = self.store.read_parquet(self.settings.curated_bucket, PRODUCT_HISTORY)
+        return ProductHistory(table)
+
+    def _events(self, file: FileVersion, claim: Claim, stream, report: FileReport) -> None:
+        fid = file_id(file)
+        history = self._history()
+        now_us = time.time_ns() // 1000
+        staged: list[tuple[str, str]] = []  # (staging key, final key)
+        for n, batch in enumerate(
+            clean_events_file(
+                stream, file.key, history, now_us, report, self.settings.block_bytes
+            )
+        ):
+            part = f"{fid}-c{n:05d}.parquet"
+            for day, table in _by_date(batch.curated):
+                staged.append(self._stage(fid, f"{CURATED_EVENTS}/event_date={day}/{part}", table))
+            if batch.quarantine.num_rows:
+                key = f"{QUARANTINE}/kind=events/{part}"
+                staged.append(self._stage(fid, key, batch.quarantine))
+            if batch.parked.num_rows:
+                staged.append(self._stage(fid, f"{PARKED}/{part}", batch.parked))
+        self._publish(file, claim, staged)
+        if report.rows_quarantined.get("unknown_product"):
+            # A products file may have updated the history while this file was read.
+            self._release_parked(self._history(), file_id(file), report, only=file_id(file))
+
+    def _stage(self, fid: str, final_key: str, table: pa.Table) -> tuple[str, str]:
+        staging_key = f"{STAGING}/{fid}/{final_key}"
+        self.store.put_parquet(self.settings.curated_bucket, staging_key, table)
+        return staging_key, final_key
+
+    def _publish(self, file: FileVersion, claim: Claim, staged: list[tuple[str, str]]) -> None:
+        """Move staged parts to their final keys; remove what an earlier attempt left."""
+        bucket = self.settings.curated_bucket
+        finals = {final for _, final in staged}
+        earlier = set((self.ledger.get(file) or {}).get("outputs", []))
+        self.ledger.record_outputs(file, claim, sorted(finals | earlier))
+        for staging_key, final_key in staged:
+            self.store.copy(bucket, staging_key, final_key)
+        self.store.delete(bucket, sorted(earlier - finals))
+        self._discard_staging(file)
+
+    def _discard_staging(self, file: FileVersion) -> None:
+        bucket = self.settings.curated_bucket
+        self.store.delete(bucket, self.store.list(bucket, f"{STAGING}/{file_id(file)}/"))
+
+    # products -------------------------------------------------------------------------------
+
+    def _products(self, file: FileVersion, stream, report: FileReport) -> None:
+        """Upsert the product history, then release the parked events it now defines.
+
+        The history is one object: a ledger lock keeps two products files from racing on it
+        (the loser's message is retried). The history is written before parked events are
+        released, and released dates are marked dirty before their parked rows are removed,
+        so a crash at any point is repaired by the retry.
+        """
+        token = self.ledger.acquire_lock("product-history")
+        if token is None:
+            raise FileBusy("another products file is updating the product history")
+        try:
+            now_us = time.time_ns() // 1000
+            result = clean_products_file(
+                stream, file.key, now_us, report, self.settings.block_bytes
+            )
+            history = self._history()
+            effective = drop_date(file.key) or dt.datetime.now(dt.UTC).date()
+            history.upsert(result.versions, effective, file.key, now_us)
+            bucket = self.settings.curated_bucket
+            self.store.put_parquet(bucket, PRODUCT_HISTORY, history.to_table())
+            if result.quarantine.num_rows:
+                key = f"{QUARANTINE}/kind=products/{file_id(file)}.parquet"
+                self.store.put_parquet(bucket, key, result.quarantine)
+            self._release_parked(history, file_id(file), report)
+        finally:
+            self.ledger.release_lock("product-history", token)
+
+    def _release_parked(
+        self, history: ProductHistory, releaser: str, report: FileReport, only: str = ""
+    ) -> None:
+        """Enrich parked events (those whose part name starts with `only`) now known."""
+        bucket = self.settings.curated_bucket
+        for key in self.store.list(bucket, f"{PARKED}/{only}"):
+            parked = self.store.read_parquet(bucket, key)
+            if parked is None:
+                continue
+            released, left = release_parked(parked, history)
+            if not released.num_rows:
+                continue
+            stem = key.rsplit("/", 1)[-1].removesuffix(".parquet")
+            for day, table in _by_date(released):
+                out = f"{CURATED_EVENTS}/event_date={day}/{stem}-released-{releaser}.parquet"
+                self.store.put_parquet(bucket, out, table)
+            dates = _released_dates(released)
+            self.ledger.mark_dirty(dates)
+            if left.num_rows:
+                self.store.put_parquet(bucket, key, left)
+            else:
+                self.store.delete(bucket, [key])
+            report.rows_released += released.num_rows
+            report.event_dates |= dates
+
+
+def _by_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    if not table.num_rows:
+        return
+    dates = table["event_date"]
+    for day in pc.unique(dates).to_pylist():
+        yield day.isoformat(), table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+
+
+def _released_dates(table: pa.Table) -> set[dt.date]:
+    return set(pc.unique(table["event_date"]).to_pylist()) if table.num_rows else set()
+
+
