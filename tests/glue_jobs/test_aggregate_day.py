@@ -1,0 +1,119 @@
+"""The aggregates agree exactly across pandas, Spark (Glue job) and the Athena SQL (on DuckDB)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlglot
+
+from retail_etl.adapters.files import local_writer
+from retail_etl.domain import contract as c
+from retail_etl.domain.aggregate import compute_aggregates
+from retail_etl.generator import generate_dataset
+from retail_etl.local_core import read_curated, run_core
+
+REPO = Path(__file__).resolve().parents[2]
+ATHENA_SQL = REPO / "sql" / "athena" / "daily_aggregates.sql"
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("agg")
+    generate_dataset(local_writer(root / "in"), days=3, events_per_day=8000, seed=11)
+    run_core(root / "in", root / "out")
+    return root / "out" / "curated" / "events"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("retail-etl-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def pandas_path(curated: Path) -> dict[str, pa.Table]:
+    return compute_aggregates(read_curated(curated))
+
+
+def athena_sql_on_duckdb(curated: Path) -> dict[str, pa.Table]:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA retail")
+    con.execute(
+        "CREATE VIEW retail.curated_events AS SELECT * FROM "
+        f"read_parquet('{curated}/*/*.parquet', hive_partitioning = false)"
+    )
+    script = ATHENA_SQL.read_text().replace("${database}", "retail")
+    for statement in sqlglot.transpile(script, read="athena", write="duckdb"):
+        con.execute(statement)
+    order = {
+        "daily_category_revenue": "event_date, category",
+        "daily_top_viewed_products": "event_date, rank",
+        "daily_multi_purchase_users": "event_date, user_id",
+    }
+    return {
+        name: con.execute(f"SELECT * FROM retail.v_{name} ORDER BY {order[name]}")
+        .fetch_arrow_table()
+        .cast(schema)
+        for name, schema in c.AGGREGATES.items()
+    }
+
+
+def spark_path(spark, curated: Path, out: Path) -> dict[str, pa.Table]:
+    from glue_jobs.aggregate_day import run
+
+    days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
+    for day in days:
+        run(spark, str(curated), str(out), day)
+    result = {}
+    for name, schema in c.AGGREGATES.items():
+        parts = [
+            pq.read_table(out / name / f"event_date={day}", schema=schema)
+            for day in days
+            if (out / name / f"event_date={day}").exists()
+        ]
+        result[name] = pa.concat_tables(parts).combine_chunks()
+    return result
+
+
+def test_pandas_and_the_athena_views_agree_exactly(curated):
+    ours, sql = pandas_path(curated), athena_sql_on_duckdb(curated)
+    for name in c.AGGREGATES:
+        assert ours[name].num_rows > 0
+        assert ours[name].equals(sql[name]), name
+
+
+def test_the_glue_job_agrees_with_pandas_row_for_row(spark, curated, tmp_path):
+    ours, theirs = pandas_path(curated), spark_path(spark, curated, tmp_path)
+    for name in c.AGGREGATES:
+        assert theirs[name].schema == c.AGGREGATES[name]
+        assert ours[name].equals(theirs[name]), name
+
+
+def test_the_glue_job_replaces_only_its_own_date(spark, curated, tmp_path):
+    from glue_jobs.aggregate_day import run
+
+    days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
+    for day in days:
+        run(spark, str(curated), str(tmp_path), day)
+    other = tmp_path / "daily_category_revenue" / f"event_date={days[0]}"
+    before = sorted(p.name for p in other.iterdir())
+    run(spark, str(curated), str(tmp_path), days[-1])
+    assert sorted(p.name for p in other.iterdir()) == before
+    assert dt.date.fromisoformat(days[-1])
