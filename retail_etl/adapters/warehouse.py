@@ -1,0 +1,218 @@
+"""The warehouse: Redshift through the Data API in AWS, a DuckDB file on a laptop.
+
+Both run the same SQL from `sql/redshift/`: the DDL and the load statements are written once in
+Redshift's dialect and transpiled to DuckDB by sqlglot; only the COPY lines differ (DuckDB
+reads the same Parquet with `read_parquet`). A load replaces the rows of its dates in one
+transaction, so a failure leaves the previous rows intact and a load run twice gives the same
+warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot.errors import ErrorLevel
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "redshift"
+DATE_TABLES = (
+    "fact_events",
+    "daily_category_revenue",
+    "daily_top_viewed_products",
+    "daily_multi_purchase_users",
+)
+
+
+class LoadFailed(Exception):
+    """A load statement FAILED or was ABORTED; the message carries the first load errors."""
+
+
+class LoadTimedOut(LoadFailed):
+    """A statement did not finish within the poll bound."""
+
+
+def split_sql(text: str) -> list[str]:
+    """Statements of a SQL file, without comments or empty ones."""
+    lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def ddl() -> list[str]:
+    return split_sql((SQL_DIR / "ddl.sql").read_text())
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What to load: the dates, and where each table's Parquet is for each date."""
+
+    dates: Sequence[dt.date]
+    # (table, date) -> location of that date's Parquet files; None for dim_product
+    source: Callable[[str, dt.date | None], str | None]
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Fill `stage` from the Parquet at `location`: the one statement that differs by engine."""
+
+    stage: str
+    location: str
+
+
+_COPIES = "COPIES"
+
+
+def _expand(template: str, copies: list[Copy], **values: str) -> list[str | Copy]:
+    out: list[str | Copy] = []
+    for statement in split_sql(template.format(copies=_COPIES + ";", **values)):
+        out += copies if statement == _COPIES else [statement]
+    return out
+
+
+def load_statements(request: LoadRequest) -> list[str | Copy]:
+    """The load, in Redshift's dialect, as one transaction's statements."""
+    dates = ", ".join(f"'{d.isoformat()}'" for d in sorted(request.dates))
+    template = (SQL_DIR / "load.sql").read_text()
+    statements: list[str | Copy] = []
+    for table in DATE_TABLES:
+        stage = f"stage_{table}"
+        locations = [request.source(table, d) for d in sorted(request.dates)]
+        copies = [Copy(stage, loc) for loc in locations if loc]
+        statements += _expand(template, copies, table=table, stage=stage, dates=dates)
+    products = request.source("dim_product", None)
+    if products:
+        stage = "stage_dim_product"
+        template = (SQL_DIR / "load_dim_product.sql").read_text()
+        statements += _expand(template, [Copy(stage, products)], stage=stage)
+    return statements
+
+
+class DuckDBWarehouse:
+    """The local warehouse: a DuckDB file with schema `retail`."""
+
+    def __init__(self, path: Path | str) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(str(path))
+        self.con.execute("SET TimeZone = 'UTC'")  # Parquet UTC timestamps land unshifted
+
+    @staticmethod
+    def to_duckdb(statement: str) -> str:
+        """A Redshift statement in DuckDB's dialect (distribution and sort keys dropped)."""
+        return sqlglot.transpile(
+            statement, read="redshift", write="duckdb", unsupported_level=ErrorLevel.IGNORE
+        )[0]
+
+    def render(self, statement: str | Copy) -> str:
+        if isinstance(statement, Copy):
+            return (
+                f"INSERT INTO {statement.stage} SELECT * FROM read_parquet('{statement.location}')"
+            )
+        return self.to_duckdb(statement)
+
+    def create(self) -> None:
+        for statement in ddl():
+            self.con.execute(self.to_duckdb(statement))
+
+    def load(self, request: LoadRequest) -> None:
+        self.create()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in load_statements(request):
+                self.con.execute(self.render(statement))
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
+        return self.con.execute(sql, parameters)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class RedshiftWarehouse:
+    """Redshift Serverless through the Data API, with bounded polling of each statement."""
+
+    def __init__(
+        self,
+        client: Any,
+        workgroup: str,
+        database: str,
+        iam_role: str,
+        poll_seconds: float = 2.0,
+        max_polls: int = 450,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api = client
+        self.workgroup = workgroup
+        self.database = database
+        self.iam_role = iam_role
+        self.poll_seconds = poll_seconds
+        self.max_polls = max_polls
+        self.sleep = sleep
+
+    def render(self, statement: str | Copy) -> str:
+        if isinstance(statement, Copy):
+            return (
+                f"COPY {statement.stage} FROM '{statement.location}' "
+                f"IAM_ROLE '{self.iam_role}' FORMAT AS PARQUET"
+            )
+        return statement
+
+    def run(self, statements: list[str]) -> str:
+        """Run statements as one transaction (batch_execute_statement) and wait for them."""
+        started = self.api.batch_execute_statement(
+            WorkgroupName=self.workgroup, Database=self.database, Sqls=statements
+        )
+        return self.wait(started["Id"])
+
+    def wait(self, statement_id: str) -> str:
+        for _ in range(self.max_polls):
+            status = self.api.describe_statement(Id=statement_id)
+            state = status["Status"]
+            if state == "FINISHED":
+                return statement_id
+            if state in ("FAILED", "ABORTED"):
+                detail = status.get("Error", "no error message")
+                raise LoadFailed(f"statement {statement_id} {state}: {detail}{self._load_errors()}")
+            self.sleep(self.poll_seconds)
+        raise LoadTimedOut(
+            f"statement {statement_id} not finished after {self.max_polls} polls "
+            f"of {self.poll_seconds}s"
+        )
+
+    def _load_errors(self) -> str:
+        """The first rows of sys_load_error_detail, best effort (the load already failed)."""
+        try:
+            sql = split_sql((SQL_DIR / "load_errors.sql").read_text())[0]
+            started = self.api.execute_statement(
+                WorkgroupName=self.workgroup, Database=self.database, Sql=sql
+            )
+            for _ in range(30):
+                state = self.api.describe_statement(Id=started["Id"])["Status"]
+                if state == "FINISHED":
+                    break
+                if state in ("FAILED", "ABORTED"):
+                    return ""
+                self.sleep(self.poll_seconds)
+            else:
+                return ""
+            result = self.api.get_statement_result(Id=started["Id"])
+        except Exception:  # never hide the original failure behind this one
+            return ""
+        names = [c["name"] for c in result.get("ColumnMetadata", [])]
+        rows = [
+            ", ".join(f"{n}={next(iter(v.values()), '')}" for n, v in zip(names, r, strict=False))
+            for r in result.get("Records", [])
+        ]
+        return ("; first load errors: " + " | ".join(rows)) if rows else ""
+
+    def load(self, request: LoadRequest) -> None:
+        self.run(ddl())
+        self.run([self.render(s) for s in load_statements(request)])
