@@ -23,6 +23,12 @@ class Settings:
     ingest_queue: str
     lease_seconds: int = 900
     block_bytes: int = 8 << 20
+    # days with more curated bytes than this are aggregated by the Glue job, not a Lambda
+    glue_threshold_bytes: int = 512 << 20
+    # Redshift Serverless; an empty workgroup means the warehouse is off
+    redshift_workgroup: str = ""
+    redshift_database: str = "dev"
+    copy_role_arn: str = ""
 
     @classmethod
     def for_prefix(cls, prefix: str, account: str = "000000000000", region: str = "eu-west-1"):

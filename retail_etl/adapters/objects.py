@@ -57,8 +57,12 @@ class ObjectStore:
             if batch:
                 self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
-    def list(self, bucket: str, prefix: str) -> list[str]:
-        keys: list[str] = []
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        """Every object under the prefix with its size in bytes."""
+        out: dict[str, int] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        return keys
+            out |= {o["Key"]: o["Size"] for o in page.get("Contents", [])}
+        return out
+
+    def list(self, bucket: str, prefix: str) -> list[str]:
+        return list(self.sizes(bucket, prefix))

@@ -75,7 +75,7 @@ def invoke(*records: dict) -> dict:
 def account(monkeypatch):
     with emulated_aws():
         s3 = boto3.client("s3")
-        for bucket in (SETTINGS.raw_bucket, SETTINGS.curated_bucket):
+        for bucket in (SETTINGS.raw_bucket, SETTINGS.curated_bucket, SETTINGS.analytics_bucket):
             s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )

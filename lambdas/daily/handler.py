@@ -1,0 +1,77 @@
+"""The daily state machine's Lambda tasks: plan, aggregate_day, load_warehouse, mark_loaded.
+
+Each parses the state's JSON, calls `retail_etl.daily` and returns JSON for the next state.
+Errors propagate, so the state machine's Retry and Catch (with the cause) decide what happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from retail_etl import daily
+from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.warehouse import RedshiftWarehouse
+from retail_etl.config import Settings
+
+logger = Logger(service="retail-etl-daily")
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def store() -> ObjectStore:
+    return ObjectStore(boto3.client("s3"))
+
+
+@cache
+def ledger() -> DynamoLedger:
+    return DynamoLedger(boto3.client("dynamodb"), settings().ledger_table)
+
+
+def _plans(event: dict) -> list[daily.DayPlan]:
+    return [daily.DayPlan(**d) for d in event["dates"]]
+
+
+@logger.inject_lambda_context(log_event=True)
+def plan(event: dict, context) -> dict:
+    run_date = (
+        dt.date.fromisoformat(event["run_date"])
+        if event.get("run_date")
+        else daily.default_run_date()
+    )
+    plans = daily.plan(run_date, settings(), store(), ledger())
+    return {"run_date": run_date.isoformat(), "dates": daily.as_json(plans)}
+
+
+@logger.inject_lambda_context(log_event=True)
+def aggregate_day(event: dict, context) -> dict:
+    counts = daily.aggregate_day(event["date"], settings(), store())
+    logger.info("aggregated", extra={"date": event["date"], "rows": counts})
+    return {"date": event["date"], "rows": counts}
+
+
+@logger.inject_lambda_context(log_event=True)
+def load_warehouse(event: dict, context) -> dict:
+    s = settings()
+    days = [d.date for d in _plans(event)]
+    if not s.redshift_workgroup:
+        logger.info("warehouse is off in this environment; nothing loaded")
+        return {**event, "loaded": []}
+    warehouse = RedshiftWarehouse(
+        boto3.client("redshift-data"), s.redshift_workgroup, s.redshift_database, s.copy_role_arn
+    )
+    warehouse.load(daily.load_request(days, s, store()))
+    return {**event, "loaded": days}
+
+
+@logger.inject_lambda_context(log_event=True)
+def mark_loaded(event: dict, context) -> dict:
+    return daily.mark_loaded(_plans(event), ledger())
