@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,9 @@ from retail_etl.domain.errors import FileRejected
 DEFAULT_BLOCK_BYTES = 8 << 20
 _BOM = b"\xef\xbb\xbf"
 _NL = 10
-_JSON_SCALARS = (str, int, float)
+# A JSON key (a superset: text in values that looks like a key is harmless), and a bare number.
+_JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
+_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _NULL = pa.scalar(None, pa.string())
 
 
@@ -285,16 +288,53 @@ class JsonLinesReader:
             row_lines.filter(keep),
         )
 
+    def _read_json(self, body: bytes) -> pa.Table:
+        """pyarrow's JSON reader on the contract fields only, every value read as written.
+
+        Only the contract's keys are parsed (in every spelling the block uses), so other keys
+        can change type from line to line without failing the block. Each field is first
+        read with the JSON type of its first value (integers are written as digits, so their
+        text is exact); if the block mixes types, bare numbers after contract keys are quoted
+        and everything is read as text. A bare number inside a string value cannot be quoted
+        into valid JSON: such a block fails and is read line by line instead.
+        """
+        spellings = [
+            k
+            for k in dict.fromkeys(_JSON_KEY.findall(body))
+            if normalize_name(k.decode("utf-8")) in self.wanted
+        ]
+        if not spellings:
+            return pa.table({})
+        names = [k.decode("utf-8") for k in spellings]
+        try:
+            first = json.loads(body[: body.find(b"\n")])
+        except ValueError:
+            first = {}
+        first = first if isinstance(first, dict) else {}
+        guessed = pa.schema([(n, _arrow_type(first.get(n))) for n in names])
+        if all(t == pa.string() for t in guessed.types):
+            guessed = None
+        try:
+            if guessed is not None:
+                return self._read_with(body, guessed)
+        except pa.ArrowInvalid:
+            pass
+        keys = b"|".join(re.escape(k) for k in spellings)
+        quote = re.compile(rb'"(?:' + keys + rb')"\s*:\s*(' + _NUMBER + rb")(?=\s*[,}])")
+        quoted = quote.sub(_quote_number, body)
+        return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]))
+
+    @staticmethod
+    def _read_with(body: bytes, schema: pa.Schema) -> pa.Table:
+        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        table = pajson.read_json(io.BytesIO(body), parse_options=options)
+        return table.cast(pa.schema([(n, pa.string()) for n in schema.names]))
+
     def _parse_fast(self, body: bytes, expected_rows: int):
         if not expected_rows:
             return {}, np.zeros(0, dtype=bool)
-        table = pajson.read_json(io.BytesIO(body))
-        temporal = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
-        if temporal:  # pyarrow guessed timestamps from text: read that text as written
-            schema = pa.schema([(name, pa.string()) for name in temporal])
-            options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-            table = pajson.read_json(io.BytesIO(body), parse_options=options)
-        if table.num_rows != expected_rows:
+        table = self._read_json(body)
+        if table.num_columns and table.num_rows != expected_rows:
             raise _NeedSlowPath
         columns: dict[str, pa.Array] = {}
         row_ok = np.ones(expected_rows, dtype=bool)
@@ -304,8 +344,8 @@ class JsonLinesReader:
                 continue
             col = col.combine_chunks()
             t = col.type
-            if pa.types.is_string(t) or pa.types.is_integer(t) or pa.types.is_floating(t):
-                values = col.cast(pa.string())
+            if pa.types.is_string(t):
+                values = col
             elif pa.types.is_null(t):
                 values = pa.nulls(len(col), pa.string())
             else:  # booleans, objects, arrays: a non-null value makes the row malformed
@@ -326,15 +366,12 @@ class JsonLinesReader:
                 norm = normalize_name(k)
                 if norm in values and row.get(norm) is None:
                     row[norm] = v
-            if obj is None or any(
-                v is not None and (isinstance(v, bool) or not isinstance(v, _JSON_SCALARS))
-                for v in row.values()
-            ):
+            if obj is None or any(v is not None and not isinstance(v, str) for v in row.values()):
                 row_ok[r] = False
                 row = {}
             for n, col in values.items():
                 v = row.get(n)
-                col.append(None if v is None else _scalar_text(v))
+                col.append(v)
         columns = {n: pa.array(v, type=pa.string()) for n, v in values.items()}
         return columns, row_ok
 
@@ -343,10 +380,17 @@ class _NeedSlowPath(Exception):
     pass
 
 
-def _scalar_text(v: str | int | float) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return v if isinstance(v, str) else str(v)
+def _quote_number(match: re.Match) -> bytes:
+    """The matched `"key": 123` with the number in quotes."""
+    whole, cut = match.group(), match.start(1) - match.start()
+    return whole[:cut] + b'"' + whole[cut:] + b'"'
+
+
+def _arrow_type(value: object) -> pa.DataType:
+    """The type to read a field as, from its first JSON value."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pa.int64()  # a bare JSON integer: its digits are its exact text
+    return pa.string()
 
 
 def _check_utf8(data: bytes, first_line: int, key: str) -> None:
@@ -359,8 +403,9 @@ def _check_utf8(data: bytes, first_line: int, key: str) -> None:
 
 
 def _json_object(text: str) -> dict | None:
+    """The line's object, numbers kept as their text (as the fast path reads them)."""
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None

@@ -102,7 +102,7 @@ def test_formats_come_from_the_extension(ext):
 
 def test_json_lines_accept_numbers_for_strings_and_match_keys_case_insensitively():
     rows, malformed = read(b'{"A": 42, " b ": "x", "other": [1]}\n{"a": 1.0}\n', key="e/x.jsonl")
-    assert rows == [(1, ("42", "x", None)), (2, ("1", None, None))]
+    assert rows == [(1, ("42", "x", None)), (2, ("1.0", None, None))]
     assert malformed == []
 
 
@@ -137,3 +137,25 @@ def test_json_text_that_looks_like_a_timestamp_is_read_as_written():
     rows, malformed = read(data, key="e/x.jsonl")
     assert rows == [(1, ("2026-11-02T23:18:14", "2026-11-02", None))]
     assert malformed == []
+
+
+def test_json_numbers_are_read_as_written_whether_or_not_a_column_mixes_types():
+    mixed = b'{"a": 1793491202, "b": 2.0}\n{"a": "2026-11-01T00:00:00Z", "b": 2}\n'
+    uniform = b'{"a": 1793491202, "b": 2.0}\n'
+    assert read(mixed, key="e/x.jsonl")[0] == [
+        (1, ("1793491202", "2.0", None)),
+        (2, ("2026-11-01T00:00:00Z", "2", None)),
+    ]
+    assert read(uniform, key="e/x.jsonl")[0] == [(1, ("1793491202", "2.0", None))]
+
+
+def test_a_number_inside_a_string_value_is_left_alone():
+    data = b'{"a": "x\\": 5, y", "b": 3}\n{"a": "z", "b": "w"}\n'
+    rows, malformed = read(data, key="e/x.jsonl")
+    assert rows == [(1, ('x": 5, y', "3", None)), (2, ("z", "w", None))]
+    assert malformed == []
+
+
+def test_a_quoted_number_stays_text_as_written():
+    data = b'{"a": "007", "b": 7}\n{"a": "8", "b": 8}\n'
+    assert read(data, key="e/x.jsonl")[0] == [(1, ("007", "7", None)), (2, ("8", "8", None))]
