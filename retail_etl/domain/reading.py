@@ -289,15 +289,26 @@ class JsonLinesReader:
         )
 
     def _read_json(self, body: bytes) -> pa.Table:
-        """pyarrow's JSON reader on the contract fields only, every value read as written.
+        """pyarrow's JSON reader, every contract value read as written.
 
-        Only the contract's keys are parsed (in every spelling the block uses), so other keys
-        can change type from line to line without failing the block. Each field is first
-        read with the JSON type of its first value (integers are written as digits, so their
-        text is exact); if the block mixes types, bare numbers after contract keys are quoted
-        and everything is read as text. A bare number inside a string value cannot be quoted
-        into valid JSON: such a block fails and is read line by line instead.
+        1. The whole block as it is: exact when no contract field comes out as a float or a
+           guessed timestamp (integers keep their digits) and no key changes JSON type.
+        2. Otherwise only the contract's keys, in every spelling the block uses, each with
+           the JSON type of its first value, so other keys may change type freely.
+        3. If a contract key mixes types, bare numbers after contract keys are quoted and all
+           is read as text. A bare number inside a string value cannot be quoted into valid
+           JSON: such a block fails and is read line by line instead.
         """
+        try:  # the common case: every field keeps one JSON type in the block
+            table = pajson.read_json(io.BytesIO(body))
+            if not any(
+                normalize_name(f.name) in self.wanted
+                and (pa.types.is_floating(f.type) or pa.types.is_temporal(f.type))
+                for f in table.schema
+            ):
+                return table
+        except pa.ArrowInvalid:
+            pass
         spellings = [
             k
             for k in dict.fromkeys(_JSON_KEY.findall(body))
@@ -346,6 +357,8 @@ class JsonLinesReader:
             t = col.type
             if pa.types.is_string(t):
                 values = col
+            elif pa.types.is_integer(t):  # a JSON integer's digits are its exact text
+                values = col.cast(pa.string())
             elif pa.types.is_null(t):
                 values = pa.nulls(len(col), pa.string())
             else:  # booleans, objects, arrays: a non-null value makes the row malformed
