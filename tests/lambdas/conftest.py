@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import dataclass
 
 import boto3
 import pytest
 
 from lambdas.ingest import handler as ingest_handler
-from retail_etl.adapters.ledger import ATTRIBUTES, KEY_SCHEMA, DynamoLedger
+from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.config import Settings
+from retail_etl.local.account import provision
+from retail_etl.local.delivery import LambdaContext, object_created, sqs_record
 from retail_etl.local.emulator import emulated_aws
 
 SETTINGS = Settings.for_prefix("retail-etl-test")
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "retail-etl-ingest"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:000000000000:function:ingest"
-    aws_request_id: str = "req-1"
 
 
 @dataclass
@@ -45,25 +37,7 @@ class Account:
 
 def eventbridge_message(bucket: str, key: str, version: str | None = None) -> dict:
     """An SQS record whose body is the EventBridge "Object Created" event S3 sends."""
-    detail = {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}
-    if version:
-        detail["object"]["version-id"] = version
-    body = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
-    return sqs_record(body)
-
-
-def sqs_record(body: dict) -> dict:
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "rh",
-        "body": json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:000000000000:ingest",
-        "awsRegion": "eu-west-1",
-    }
+    return sqs_record(object_created(bucket, key, version))
 
 
 def invoke(*records: dict) -> dict:
@@ -74,21 +48,8 @@ def invoke(*records: dict) -> dict:
 @pytest.fixture
 def account(monkeypatch):
     with emulated_aws():
-        s3 = boto3.client("s3")
-        for bucket in (SETTINGS.raw_bucket, SETTINGS.curated_bucket, SETTINGS.analytics_bucket):
-            s3.create_bucket(
-                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-            )
-        s3.put_bucket_versioning(
-            Bucket=SETTINGS.raw_bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName=SETTINGS.ledger_table,
-            KeySchema=KEY_SCHEMA,
-            AttributeDefinitions=ATTRIBUTES,
-            BillingMode="PAY_PER_REQUEST",
-        )
+        provision(SETTINGS)
+        s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         for name, value in SETTINGS.to_env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RetailEtl")

@@ -328,3 +328,16 @@ def test_a_poison_message_lands_in_the_dlq_intact_after_the_allowed_tries(accoun
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, version))
     assert (item["status"], item["attempts"]) == ("RELEASED", 3)
     assert "ThrottlingException" in item["last_error"]
+
+
+def test_a_file_larger_than_a_block_streams_through_in_bounded_chunks(account, monkeypatch):
+    monkeypatch.setenv("RETAIL_ETL_BLOCK_BYTES", str(64 << 10))
+    drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
+    rows = [f"x{i},U{i % 97},P{1 + i % 2},view,2026-11-01T10:00:00Z," for i in range(40_000)]
+    body = gzip.compress((EVENTS + "\n".join(rows) + "\n").encode())
+    _reply, file = drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", body)
+    item = account.ledger.get(file)
+    assert (item["status"], item["rows_in"], item["rows_curated"]) == (DONE, 40_006, 40_003)
+    parts = account.curated_keys("curated/events/event_date=2026-11-01/")
+    assert len(parts) > 10  # one object per chunk: the file never sat in memory whole
+    assert len(curated_rows(account)) == 40_003

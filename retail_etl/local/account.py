@@ -1,0 +1,40 @@
+"""The AWS resources of one deployment, created in the emulated account from `Settings`.
+
+Names come from the same `Settings` the CDK stack uses, so the local run and the cloud match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from retail_etl.adapters.catalog import ensure_tables
+from retail_etl.adapters.ledger import ATTRIBUTES, KEY_SCHEMA
+from retail_etl.config import Settings
+
+
+def provision(settings: Settings, session: Any = None) -> None:
+    """Buckets (raw versioned), the ledger table and the Glue catalog; idempotent."""
+    session = session or boto3.Session()
+    s3 = session.client("s3")
+    region = session.region_name or "eu-west-1"
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in (settings.raw_bucket, settings.curated_bucket, settings.analytics_bucket):
+        if bucket not in existing:
+            kwargs = {}
+            if region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            s3.create_bucket(Bucket=bucket, **kwargs)
+    s3.put_bucket_versioning(
+        Bucket=settings.raw_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    dynamodb = session.client("dynamodb")
+    if settings.ledger_table not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=settings.ledger_table,
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=ATTRIBUTES,
+            BillingMode="PAY_PER_REQUEST",
+        )
+    ensure_tables(settings.glue_database, settings.curated_bucket, session)
