@@ -1,15 +1,17 @@
-"""An in-process moto server that answers one request at a time.
+"""An in-process moto server whose DynamoDB requests run one at a time.
 
-moto's own threaded server runs requests concurrently without locking its backends, so two
+moto's threaded server runs requests concurrently without locking its backends, so two
 conditional DynamoDB writes racing each other can both succeed. DynamoDB applies each item
-write atomically; serving requests one by one gives the local run and the tests that
+write atomically; serialising DynamoDB requests gives the local run and the tests that
 guarantee too, so concurrency tests exercise the ledger's conditions, not moto's races.
+Other services stay concurrent: a streaming S3 read must not block the writes beside it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,21 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 
-class SerialMotoServer(ThreadedMotoServer):
+class _SerialDynamoDB:
+    """WSGI middleware: DynamoDB requests (X-Amz-Target DynamoDB_…) run under one lock."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            with self.lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+class LocalMotoServer(ThreadedMotoServer):
     """moto on 127.0.0.1, on a free port (never a fixed one: a busy port makes moto hang)."""
 
     def __init__(self) -> None:
@@ -31,9 +47,9 @@ class SerialMotoServer(ThreadedMotoServer):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
 
     def _server_entry(self) -> None:
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
-            self._ip_address, self._port, app, threaded=False, request_handler=MotoRequestHandler
+            self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -47,7 +63,7 @@ class SerialMotoServer(ThreadedMotoServer):
 @contextmanager
 def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
     """Start the server and point every boto3 client of this process at it (fake keys)."""
-    server = SerialMotoServer()
+    server = LocalMotoServer()
     server.start()
     # moto's backends live in the process, not the server: start from an empty account.
     urllib.request.urlopen(
