@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -155,23 +156,28 @@ class Ingestor:
         return ProductHistory(table)
 
     def _events(self, file: FileVersion, claim: Claim, stream, report: FileReport) -> None:
+        """Clean the file chunk by chunk; each chunk's parts are staged by a worker thread
+        (Parquet encoding and the upload release the GIL) while the next chunk is cleaned."""
         fid = file_id(file)
         history = self._history()
         now_us = time.time_ns() // 1000
-        staged: list[tuple[str, str]] = []  # (staging key, final key)
-        for n, batch in enumerate(
-            clean_events_file(
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as uploads:
+            pending = []
+            batches = clean_events_file(
                 stream, file.key, history, now_us, report, self.settings.block_bytes
             )
-        ):
-            part = f"{fid}-c{n:05d}.parquet"
-            for day, table in _by_date(batch.curated):
-                staged.append(self._stage(fid, f"{CURATED_EVENTS}/event_date={day}/{part}", table))
-            if batch.quarantine.num_rows:
-                key = f"{QUARANTINE}/kind=events/{part}"
-                staged.append(self._stage(fid, key, batch.quarantine))
-            if batch.parked.num_rows:
-                staged.append(self._stage(fid, f"{PARKED}/{part}", batch.parked))
+            for n, batch in enumerate(batches):
+                part = f"{fid}-c{n:05d}.parquet"
+                outputs = [
+                    (f"{CURATED_EVENTS}/event_date={day}/{part}", table)
+                    for day, table in _by_date(batch.curated)
+                ]
+                if batch.quarantine.num_rows:
+                    outputs.append((f"{QUARANTINE}/kind=events/{part}", batch.quarantine))
+                if batch.parked.num_rows:
+                    outputs.append((f"{PARKED}/{part}", batch.parked))
+                pending += [uploads.submit(self._stage, fid, key, t) for key, t in outputs]
+            staged = [f.result() for f in pending]
         self._publish(file, claim, staged)
         if report.rows_quarantined.get("unknown_product"):
             # A products file may have updated the history while this file was read.

@@ -175,13 +175,16 @@ FILES: dict[str, bytes | str] = {
         ' "event_timestamp": "2026-11-01T10:00:00Z", "quantity": 5}\n'  # 10 copy of a.csv's e1
         "\n"  # 11 blank
         '{"event_id": "e26", "user_id": "U4", "product_id": "P2", "event_type": "purchase",'
-        ' "event_timestamp": 1793613600, "quantity": 2.0, "session_id": "  "}\n'  # 12
+        ' "event_timestamp": 1793613600, "quantity": 2, "session_id": "  "}\n'  # 12
         '{"event_id": "e27", "user_id": "U4", "product_id": "P1", "event_type": "purchase",'
         ' "event_timestamp": "2026-11-02T11:00:00Z", "quantity": "1.5"}\n'  # 13
         '{"event_id": "e28", "user_id": "U1", "product_id": "P1", "event_type": "wishlist",'
         ' "event_timestamp": "2026-11-02T12:00:00Z"}\n'  # 14
         '{"event_id": "e29", "user_id": "U1", "product_id": "P1", "event_type": "add_to_cart",'
         ' "event_timestamp": "2026-11-02T12:00:00Z"}\n'  # 15
+        # 16 numbers are taken as written: 2.0 is not an integer
+        '{"event_id": "e31", "user_id": "U4", "product_id": "P2", "event_type": "purchase",'
+        ' "event_timestamp": "2026-11-02T13:00:00Z", "quantity": 2.0}\n'
     ),
     C_JSONL_GZ: gzip.compress(
         "".join(
@@ -296,6 +299,9 @@ EXPECTED_QUARANTINE = sorted(
         (B_JSONL, 8, "malformed_row"),
         (B_JSONL, 9, "malformed_row"),
         (B_JSONL, 13, "invalid_quantity"),
+        (B_JSONL, 16, "invalid_quantity"),
+        # released later, but the quarantine row stays as the record of the ingest
+        (A_CSV, 22, "unknown_product"),
     ]
 )
 EXPECTED_PRODUCTS_QUARANTINE = [
@@ -393,9 +399,10 @@ def read(path: Path):
 def test_counts(run):
     counts, *_ = run
     assert counts == {
-        "curated_rows": 42,
-        "quarantined_rows": 33,
+        "curated_rows": 41,  # at ingest; e19 is released later
+        "quarantined_rows": 35,
         "duplicate_rows": 3,
+        "released_rows": 1,
         "products": {"curated_rows": 11, "quarantined_rows": 8, "duplicate_rows": 1},
         "rejected_files": 5,
     }
@@ -514,3 +521,93 @@ def test_empty_input(tmp_path):
         for a, schema in AGGREGATES.items():
             table = pq.read_table(tmp_path / f"{name}-agg" / f"{a}.parquet")
             assert table.schema.equals(schema, check_metadata=False)
+
+
+JSON_EDGES = (
+    # 1 the same key twice: the first wins
+    '{"event_id": "d1", "user_id": "A", "user_id": "B", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z"}\n'
+    # 2 two spellings of a key: the first in the object wins
+    '{"event_id": "d2", "USER_ID": "C", "user_id": "D", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z"}\n'
+    # 3 a surrogate pair is one character
+    '{"event_id": "d3", "user_id": "E\\ud83d\\ude00", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z"}\n'
+    # 4 a lone surrogate is not text
+    '{"event_id": "d4", "user_id": "F\\ud800", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z"}\n'
+    # 5 numbers are taken as written: 2.0 is not an integer
+    '{"event_id": "d5", "user_id": "U", "product_id": 12345678901234567890123,'
+    ' "event_type": "view", "event_timestamp": "2026-11-01T10:00:00Z", "quantity": 2.0}\n'
+    # 6 strings that look like other JSON values are strings
+    '{"event_id": "d6", "user_id": "true", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z", "session_id": "{x}"}\n'
+    # 7 the first of two keys is null: missing
+    '{"event_id": "d7", "user_id": null, "user_id": "G", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z"}\n'
+    # 8 NaN is not JSON
+    '{"event_id": "d8", "user_id": "H", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z", "quantity": NaN}\n'
+    # 9 objects, arrays and booleans in other keys are ignored
+    '{"event_id": "d9", "user_id": "I", "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z", "other": [1, {"a": true}]}\n'
+    # 10, 11 numbers as written
+    '{"event_id": "d10", "user_id": 1e-7, "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": "2026-11-01T10:00:00Z", "quantity": 3}\n'
+    '{"event_id": "d11", "user_id": 19.990, "product_id": "P1", "event_type": "view",'
+    ' "event_timestamp": 1793527200, "other": {"user_id": 1.5}}\n'
+)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_json_edge_cases(name, tmp_path):
+    (tmp_path / "in/products/dt=2026-11-01").mkdir(parents=True)
+    (tmp_path / "in/products/dt=2026-11-01/p.csv").write_text("product_id,category,price\nP1,c,1\n")
+    (tmp_path / "in/events/dt=2026-11-01").mkdir(parents=True)
+    (tmp_path / "in/events/dt=2026-11-01/e.jsonl").write_text(JSON_EDGES)
+    ENGINES[name].clean_enrich(tmp_path / "in", tmp_path / "out")
+    table = curated(tmp_path / "out")
+    rows = sorted((r["event_id"], r["user_id"], r["session_id"]) for r in table.to_pylist())
+    assert rows == [
+        ("d1", "A", None), ("d10", "1e-7", None), ("d11", "19.990", None), ("d2", "C", None),
+        ("d3", "E\U0001f600", None), ("d6", "true", "{x}"), ("d9", "I", None),
+    ]  # fmt: skip
+    q = read(tmp_path / "out/quarantine/kind=events/part-0.parquet").to_pylist()
+    assert [(r["line_number"], r["reason"], r["product_id"]) for r in q] == [
+        (4, "malformed_row", None),
+        (5, "invalid_quantity", "12345678901234567890123"),
+        (7, "missing_user_id", "P1"),
+        (8, "malformed_row", None),
+    ]
+
+
+CSV_EDGES = (
+    "user_id,product_id,event_type,event_timestamp,USER_ID\n"
+    "U1,P1,view,2026-11-01T10:00:00Z,X\n"  # 2 the first of two columns with one name wins
+    '"U2",P1,view,2026-11-01T10:00:00Z,X\n'  # 3
+    'U3,P1,view,"2026-11-01T10:00:00Z",""\n'  # 4
+    'a"b,P1,view,2026-11-01T10:00:00Z,X\n'  # 5 a quote inside an unquoted field
+    '"U4"x,P1,view,2026-11-01T10:00:00Z,X\n'  # 6 text after a closing quote
+    'U5, "P1",view,2026-11-01T10:00:00Z,X\n'  # 7 a space before an opening quote
+    '"U6 ",P1,view,2026-11-01T10:00:00Z,X\n'  # 8 trimmed inside the quotes
+    '"",P1,view,2026-11-01T10:00:00Z,X\n'  # 9 an empty quoted field is missing
+    "U7,P1,view,2026-11-01T10:00:00Z,X,extra\n"  # 10 one field too many
+    '"U,8",P1,view,2026-11-01T10:00:00Z,"a ""b"", c"\n'  # 11
+)
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_csv_edge_cases(name, tmp_path):
+    (tmp_path / "in/products/dt=2026-11-01").mkdir(parents=True)
+    (tmp_path / "in/products/dt=2026-11-01/p.csv").write_text("product_id,category,price\nP1,c,1\n")
+    (tmp_path / "in/events/dt=2026-11-01").mkdir(parents=True)
+    (tmp_path / "in/events/dt=2026-11-01/e.csv").write_text(CSV_EDGES)
+    ENGINES[name].clean_enrich(tmp_path / "in", tmp_path / "out")
+    assert sorted(r["user_id"] for r in curated(tmp_path / "out").to_pylist()) == [
+        "U,8", "U1", "U2", "U3", "U6",
+    ]  # fmt: skip
+    q = read(tmp_path / "out/quarantine/kind=events/part-0.parquet").to_pylist()
+    assert [(r["line_number"], r["reason"]) for r in q] == [
+        (5, "malformed_row"), (6, "malformed_row"), (7, "malformed_row"),
+        (9, "missing_user_id"), (10, "malformed_row"),
+    ]  # fmt: skip
