@@ -24,7 +24,7 @@ WANTED = ("event_id", *c.EVENT_REQUIRED[:3], *c.EVENT_TIMESTAMP_ALIASES, "quanti
 REQUIRED = (("user_id",), ("product_id",), ("event_type",), c.EVENT_TIMESTAMP_ALIASES)
 US_PER_DAY = 86_400_000_000
 _CODES = {reason: i + 1 for i, reason in enumerate(c.EVENT_REASONS)}
-_QUANTITY = r"^[0-9]{1,9}$"
+_QUANTITY = r"^0*[0-9]{1,9}$"  # leading zeros allowed; never more digits than int64 holds
 
 
 @dataclass

@@ -415,11 +415,18 @@ def _check_utf8(data: bytes, first_line: int, key: str) -> None:
         raise FileRejected(FileError.INVALID_ENCODING, f"{key}: line {line} is not UTF-8") from exc
 
 
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(text: str) -> dict | None:
-    """The line's object, numbers kept as their text (as the fast path reads them)."""
+    """The line's object, numbers kept as their text (as the fast path reads them); None for
+    anything that is not a JSON object, NaN and Infinity (not JSON) and lone surrogate
+    escapes (not text) included."""
     try:
-        obj = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
-    except ValueError:
+        obj = json.loads(text, parse_int=str, parse_float=str, parse_constant=_not_json)
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
         return None
     return obj if isinstance(obj, dict) else None
 

@@ -37,6 +37,7 @@ def one(row: str, catalog, header: str = HEADER):
         ("e1,U1,P1,view,2026-11-01T10:00:00Z,1.5,", "invalid_quantity"),
         ("e1,U1,P1,view,2026-11-01T10:00:00Z,abc,", "invalid_quantity"),
         ("e1,U1,P1,view,2026-11-01T10:00:00Z,10001,", "invalid_quantity"),
+        ("e1,U1,P1,view,2026-11-01T10:00:00Z,00000000000000000000,", "invalid_quantity"),
         ("e1,U1,P9,view,2026-11-01T10:00:00Z,,", "unknown_product"),
         ("e1,U1,P1,view", "malformed_row"),
         # two defects: the first check in contract order decides
@@ -274,3 +275,8 @@ def test_unknown_product_events_are_parked_and_released_once_the_product_is_know
     assert (got["event_id"], got["category"], got["revenue"]) == ("e1", "home", Decimal("20.00"))
     assert got["event_date"] == dt.date(2026, 10, 30)
     assert got["source_file"] == "events/dt=2026-11-01/f.csv"
+
+
+def test_quantity_with_leading_zeros_is_its_value(catalog):
+    _, curated, _ = one("e1,U1,P1,purchase,2026-11-01T10:00:00Z,0000000000005,", catalog)
+    assert curated["quantity"].to_pylist() == [5]

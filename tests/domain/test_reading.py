@@ -159,3 +159,10 @@ def test_a_number_inside_a_string_value_is_left_alone():
 def test_a_quoted_number_stays_text_as_written():
     data = b'{"a": "007", "b": 7}\n{"a": "8", "b": 8}\n'
     assert read(data, key="e/x.jsonl")[0] == [(1, ("007", "7", None)), (2, ("8", "8", None))]
+
+
+def test_json_lines_with_nan_or_lone_surrogates_are_malformed_not_a_crash():
+    data = b'{"a": NaN}\n{"a": "F\\ud800"}\n{"a": Infinity}\n{"a": "ok"}\n'
+    rows, malformed = read(data, key="e/x.jsonl")
+    assert rows == [(4, ("ok", None, None))]
+    assert [m[0] for m in malformed] == [1, 2, 3]
