@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EVENTS ?= 5000000
+INGEST_EVENTS ?= 1000000
 DAYS ?= 3
 EVENTS_PER_DAY ?= 20000
 
@@ -32,7 +33,7 @@ demo: $(STAMP)
 	$(PY) -m retail_etl demo --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --events $(EVENTS) --json bench-results.json
+	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) --json bench-results.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out

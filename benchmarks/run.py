@@ -53,6 +53,27 @@ class Context:
 SCENARIOS: dict[str, Callable[[Context], dict]] = {}
 
 
+def ingest_handler_scenario(ctx: Context) -> dict:
+    """One large events file through the ingest Lambda handler against emulated AWS, beside
+    the core alone on the same file (issue: handler overhead ≤ 30 %, peak RSS ≤ 1.5 GB)."""
+    events = ctx.args.ingest_events
+    if not events:
+        return {"skipped": "--ingest-events 0"}
+    from benchmarks.ingest_scenario import scenario
+
+    print(f"ingest scenario: one ~{events:,}-event file through the handler (emulated AWS) …")
+    result = scenario(ctx.workdir / "ingest", events)
+    print(
+        f"  core {result['core']['wall_s']:.2f} s {result['core']['peak_rss_mb']:.0f} MiB | "
+        f"handler {result['handler']['wall_s']:.2f} s {result['handler']['peak_rss_mb']:.0f} MiB"
+        f" | overhead {result['handler_overhead']:+.0%} ({result['rows']:,} rows)"
+    )
+    return result
+
+
+SCENARIOS["ingest_handler"] = ingest_handler_scenario
+
+
 def generate_input(input_dir: Path, events: int, days: int, seed: int) -> dict:
     from retail_etl.generator import generate_dataset
 
@@ -247,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here")
+    parser.add_argument(
+        "--ingest-events", type=int, default=0,
+        help="also run one file of about this many events through the ingest handler (0: skip)",
+    )  # fmt: skip
     parser.add_argument(
         "--engines", default="retail_etl,duckdb,polars",
         help=f"comma-separated, from {', '.join(ENGINE_MODULES)}",
