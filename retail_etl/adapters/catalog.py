@@ -34,10 +34,11 @@ def athena_type(t: pa.DataType) -> str:
 @dataclass(frozen=True)
 class TableSpec:
     name: str
-    prefix: str  # under the curated bucket, ending with '/'
+    prefix: str  # under its bucket, ending with '/'
     schema: pa.Schema
     partition: str | None = None
     projection: dict[str, str] | None = None  # Athena projection settings of the partition
+    zone: str = "curated"  # which bucket: "curated" or "analytics"
 
     def columns(self) -> dict[str, str]:
         return {f.name: athena_type(f.type) for f in self.schema if f.name != self.partition}
@@ -49,13 +50,15 @@ class TableSpec:
         return {self.partition: athena_type(field.type) if field else "string"}
 
 
+_DATES = {"type": "date", "range": "2000-01-01,NOW", "format": "yyyy-MM-dd"}
+
 TABLES = (
     TableSpec(
         "curated_events",
         "curated/events/",
         c.CURATED_EVENTS,
         partition="event_date",
-        projection={"type": "date", "range": "2000-01-01,NOW", "format": "yyyy-MM-dd"},
+        projection=_DATES,
     ),
     TableSpec(
         "quarantine",
@@ -65,11 +68,25 @@ TABLES = (
         projection={"type": "enum", "values": "events,products"},
     ),
     TableSpec("product_history", "curated/products/", c.PRODUCT_HISTORY),
+    *(
+        TableSpec(
+            name,
+            f"aggregates/{name}/",
+            schema,
+            partition="event_date",
+            projection=_DATES,
+            zone="analytics",
+        )
+        for name, schema in c.AGGREGATES.items()
+    ),
 )
 
 
-def ensure_tables(database: str, curated_bucket: str, session=None) -> list[str]:
+def ensure_tables(
+    database: str, curated_bucket: str, analytics_bucket: str, session=None
+) -> list[str]:
     """Create or update the database and its tables; returns the table names."""
+    buckets = {"curated": curated_bucket, "analytics": analytics_bucket}
     import awswrangler as wr
 
     wr.catalog.create_database(database, exist_ok=True, boto3_session=session)
@@ -94,7 +111,7 @@ def ensure_tables(database: str, curated_bucket: str, session=None) -> list[str]
         wr.catalog.create_parquet_table(
             database=database,
             table=spec.name,
-            path=f"s3://{curated_bucket}/{spec.prefix}",
+            path=f"s3://{buckets[spec.zone]}/{spec.prefix}",
             columns_types=spec.columns(),
             partitions_types=spec.partitions(),
             compression="snappy",

@@ -37,4 +37,6 @@ def provision(settings: Settings, session: Any = None) -> None:
             AttributeDefinitions=ATTRIBUTES,
             BillingMode="PAY_PER_REQUEST",
         )
-    ensure_tables(settings.glue_database, settings.curated_bucket, session)
+    ensure_tables(
+        settings.glue_database, settings.curated_bucket, settings.analytics_bucket, session
+    )

@@ -7,8 +7,15 @@ from retail_etl.local.emulator import emulated_aws
 
 def test_tables_are_created_with_contract_columns_and_partition_projection():
     with emulated_aws():
-        names = ensure_tables("retail", "curated-bucket")
-        assert names == ["curated_events", "quarantine", "product_history"]
+        names = ensure_tables("retail", "curated-bucket", "analytics-bucket")
+        assert names == [
+            "curated_events",
+            "quarantine",
+            "product_history",
+            "daily_category_revenue",
+            "daily_top_viewed_products",
+            "daily_multi_purchase_users",
+        ]
         glue = boto3.client("glue")
         events = glue.get_table(DatabaseName="retail", Name="curated_events")["Table"]
         columns = {c["Name"]: c["Type"] for c in events["StorageDescriptor"]["Columns"]}
@@ -25,5 +32,10 @@ def test_tables_are_created_with_contract_columns_and_partition_projection():
         quarantine = wr.catalog.table("retail", "quarantine")
         assert set(quarantine["Column Name"]) >= {"reason", "raw_record", "line_number", "kind"}
         # idempotent: running again at every deploy or cold start changes nothing
-        ensure_tables("retail", "curated-bucket")
+        top = glue.get_table(DatabaseName="retail", Name="daily_top_viewed_products")["Table"]
+        assert top["StorageDescriptor"]["Location"] == (
+            "s3://analytics-bucket/aggregates/daily_top_viewed_products/"
+        )
+        assert {c["Name"]: c["Type"] for c in top["StorageDescriptor"]["Columns"]}["rank"] == "int"
+        ensure_tables("retail", "curated-bucket", "analytics-bucket")
         assert len(glue.get_tables(DatabaseName="retail")["TableList"]) == len(TABLES)
