@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.stage import peak_rss_mb
 from retail_etl.adapters.files import local_writer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,10 +37,6 @@ def prepare(workdir: Path, events: int, seed: int = 0) -> tuple[Path, str, str]:
         (k for k, v in files.items() if v["kind"] == "events"), key=lambda k: files[k]["rows_in"]
     )
     return input_dir, products, biggest
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_core(input_dir: Path, products: str, events: str, out: Path) -> dict:
@@ -85,7 +81,7 @@ def _child(mode: str, input_dir: Path, products: str, events: str, out: Path) ->
         if mode == "core"
         else run_handler(input_dir, products, events)
     )
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 

@@ -33,8 +33,19 @@ def engine_module(name: str):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MiB (ru_maxrss is KiB on Linux, B on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This process's peak resident set size in MiB.
+
+    On Linux it is VmHWM, the high-water mark of this process image: getrusage's ru_maxrss
+    survives execve, so a child started by a large parent would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, B on macOS
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
