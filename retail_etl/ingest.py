@@ -269,5 +269,3 @@ def _by_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
 
 def _released_dates(table: pa.Table) -> set[dt.date]:
     return set(pc.unique(table["event_date"]).to_pylist()) if table.num_rows else set()
-
-

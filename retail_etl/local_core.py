@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from retail_etl.domain import contract as c
 from retail_etl.domain.aggregate import COLUMNS as AGGREGATE_INPUT
-from retail_etl.domain.aggregate import compute_aggregates
+from retail_etl.domain.aggregate import DICTIONARY_COLUMNS, compute_aggregates
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file, release_parked
@@ -228,7 +228,7 @@ class LocalCore:
         """Recompute the aggregates of `dates` and replace those date partitions only."""
         if not dates:
             return {}
-        events = read_curated(self.curated, dates, list(AGGREGATE_INPUT))
+        events = read_curated(self.curated, dates, list(AGGREGATE_INPUT), DICTIONARY_COLUMNS)
         aggregates = compute_aggregates(events)
         for table_name, table in aggregates.items():
             for day in dates:
@@ -243,14 +243,22 @@ class LocalCore:
 
 
 def read_curated(
-    curated_dir: Path, dates: set[dt.date] | None = None, columns: list[str] | None = None
+    curated_dir: Path,
+    dates: set[dt.date] | None = None,
+    columns: list[str] | None = None,
+    dictionary_columns: tuple[str, ...] = (),
 ) -> pa.Table:
     """Curated events of the given dates (all when None) from a hive-partitioned folder."""
     if not curated_dir.exists():
         return c.CURATED_EVENTS.empty_table()
-    dataset = ds.dataset(
-        curated_dir, format="parquet", partitioning="hive", schema=c.CURATED_EVENTS
+    schema = c.CURATED_EVENTS
+    for name in dictionary_columns:
+        index = schema.get_field_index(name)
+        schema = schema.set(index, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+    parquet = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary_columns))
     )
+    dataset = ds.dataset(curated_dir, format=parquet, partitioning="hive", schema=schema)
     flt = None
     if dates is not None:
         flt = ds.field("event_date").isin(pa.array(sorted(dates), type=pa.date32()))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from retail_etl.domain.aggregate import COLUMNS, compute_aggregates
+from retail_etl.domain.aggregate import COLUMNS, DICTIONARY_COLUMNS, compute_aggregates
 from retail_etl.local_core import LocalCore, process_all, read_curated
 
 
@@ -21,7 +21,11 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
 
 
 def aggregate(curated_dir: Path, out_dir: Path) -> dict:
-    events = read_curated(curated_dir / "curated" / "events", columns=list(COLUMNS))
+    events = read_curated(
+        curated_dir / "curated" / "events",
+        columns=list(COLUMNS),
+        dictionary_columns=DICTIONARY_COLUMNS,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, table in compute_aggregates(events).items():

@@ -13,6 +13,15 @@ import pyarrow.compute as pc
 from retail_etl.domain import contract as c
 from retail_etl.domain.money import cents_to_decimal, decimal_to_cents
 
+# Low-cardinality text read dictionary-encoded: a fraction of the memory, faster grouping.
+DICTIONARY_COLUMNS = (
+    "event_type",
+    "user_id",
+    "product_id",
+    "product_name",
+    "category",
+    "source_file",
+)
 COLUMNS = (
     "event_id",
     "event_type",
@@ -43,6 +52,9 @@ def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
     in_repeated = pc.is_in(events["event_id"], value_set=repeated)
     single = events.filter(pc.invert(in_repeated))
     copies = events.filter(in_repeated)
+    copies = copies.set_column(
+        copies.schema.get_field_index("source_file"), "source_file", _text(copies["source_file"])
+    )
     order = pc.sort_indices(
         copies,
         sort_keys=[
@@ -56,16 +68,28 @@ def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
     first = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:
         first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-    return pa.concat_tables([single, copies.filter(pa.array(first))])
+    return pa.concat_tables([single.cast(copies.schema), copies.filter(pa.array(first))])
 
 
 def _with_cents(table: pa.Table) -> pa.Table:
     return table.append_column("revenue_cents", pa.array(decimal_to_cents(table["revenue"])))
 
 
+def _text(values) -> pa.ChunkedArray:
+    """Group keys may arrive dictionary-encoded (cheaper to read); outputs are plain strings."""
+    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """A (small) grouped result with its dictionary columns as plain strings, to sort it."""
+    return pa.table({name: _text(table[name]) for name in table.column_names})
+
+
 def daily_category_revenue(purchases: pa.Table) -> pa.Table:
-    grouped = purchases.group_by(["event_date", "category"]).aggregate(
-        [("revenue_cents", "sum"), ("event_id", "count"), ("quantity", "sum")]
+    grouped = _decoded(
+        purchases.group_by(["event_date", "category"]).aggregate(
+            [("revenue_cents", "sum"), ("event_id", "count"), ("quantity", "sum")]
+        )
     )
     grouped = grouped.sort_by([("event_date", "ascending"), ("category", "ascending")])
     return pa.table(
@@ -81,9 +105,16 @@ def daily_category_revenue(purchases: pa.Table) -> pa.Table:
 
 
 def daily_top_viewed_products(views: pa.Table) -> pa.Table:
-    grouped = views.group_by(["event_date", "product_id"]).aggregate(
-        [("event_id", "count"), ("product_name", "max"), ("category", "max")]
+    # Count per (product, name, category) first: those keys may be dictionary-encoded, which
+    # max() cannot take; the small result is then folded per product.
+    counted = views.group_by(["event_date", "product_id", "product_name", "category"]).aggregate(
+        [("event_id", "count")]
     )
+    counted = _decoded(counted)
+    grouped = counted.group_by(["event_date", "product_id"]).aggregate(
+        [("event_id_count", "sum"), ("product_name", "max"), ("category", "max")]
+    )
+    grouped = grouped.append_column("event_id_count", grouped["event_id_count_sum"])
     grouped = grouped.sort_by(
         [("event_date", "ascending"), ("event_id_count", "descending"), ("product_id", "ascending")]
     )
@@ -106,8 +137,10 @@ def daily_top_viewed_products(views: pa.Table) -> pa.Table:
 
 
 def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
-    grouped = purchases.group_by(["event_date", "user_id"]).aggregate(
-        [("event_id", "count"), ("revenue_cents", "sum")]
+    grouped = _decoded(
+        purchases.group_by(["event_date", "user_id"]).aggregate(
+            [("event_id", "count"), ("revenue_cents", "sum")]
+        )
     )
     grouped = grouped.filter(pc.greater_equal(grouped["event_id_count"], 2))
     grouped = grouped.sort_by([("event_date", "ascending"), ("user_id", "ascending")])
@@ -124,7 +157,7 @@ def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
 
 def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
     """All three aggregates for every event_date present in `events` (curated rows)."""
-    events = drop_cross_file_duplicates(events.select(list(COLUMNS)))
+    events = drop_cross_file_duplicates(events.select(list(COLUMNS)).unify_dictionaries())
     purchases = _with_cents(events.filter(pc.equal(events["event_type"], "purchase")))
     views = events.filter(pc.equal(events["event_type"], "view"))
     return {

@@ -145,3 +145,28 @@ def test_cross_file_copies_keep_the_earliest_ingested_copy():
     assert total == sum(
         (r["revenue"] for r in purchases if r["source_file"] == "events/a.csv"), Decimal(0)
     )
+
+
+def test_dictionary_encoded_input_in_chunks_gives_the_same_aggregates():
+    from retail_etl.domain.aggregate import DICTIONARY_COLUMNS
+
+    events = curated_events(4000, 9, duplicates=300)
+    halves = [events.slice(0, 2000), events.slice(2000)]  # different dictionaries per chunk
+    encoded = pa.concat_tables(
+        [
+            h.select(h.column_names).cast(
+                pa.schema(
+                    [
+                        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                        if f.name in DICTIONARY_COLUMNS
+                        else f
+                        for f in h.schema
+                    ]
+                )
+            )
+            for h in halves
+        ]
+    )
+    plain, coded = compute_aggregates(events), compute_aggregates(encoded)
+    for name in c.AGGREGATES:
+        assert coded[name].equals(plain[name]), name
