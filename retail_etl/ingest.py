@@ -41,6 +41,7 @@ PRODUCT_HISTORY = "curated/products/product_history.parquet"
 QUARANTINE = "quarantine"
 PARKED = "parked/events"
 STAGING = "_staging"
+_UPLOADS_AHEAD = 4
 KINDS = ("events", "products")
 
 
@@ -162,7 +163,8 @@ class Ingestor:
         history = self._history()
         now_us = time.time_ns() // 1000
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as uploads:
-            pending = []
+            pending: list = []
+            staged: list[tuple[str, str]] = []
             batches = clean_events_file(
                 stream, file.key, history, now_us, report, self.settings.block_bytes
             )
@@ -177,7 +179,9 @@ class Ingestor:
                 if batch.parked.num_rows:
                     outputs.append((f"{PARKED}/{part}", batch.parked))
                 pending += [uploads.submit(self._stage, fid, key, t) for key, t in outputs]
-            staged = [f.result() for f in pending]
+                while len(pending) - len(staged) > _UPLOADS_AHEAD:  # bound memory
+                    staged.append(pending[len(staged)].result())
+            staged += [f.result() for f in pending[len(staged) :]]
         self._publish(file, claim, staged)
         if report.rows_quarantined.get("unknown_product"):
             # A products file may have updated the history while this file was read.

@@ -30,6 +30,7 @@ from retail_etl.domain.events import clean_events_file, release_parked
 from retail_etl.domain.products import clean_products_file
 from retail_etl.domain.report import FileReport, FileStatus
 
+_WRITES_AHEAD = 2
 _DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 KINDS = ("products", "events")
 
@@ -92,6 +93,8 @@ class _PartitionWriters:
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
             self.pending.append(self.pool.submit(self._write, table))
+        while len(self.pending) > _WRITES_AHEAD:  # keep memory bounded if writing lags
+            self.pending.pop(0).result()
 
     def _write(self, table: pa.Table) -> None:
         dates = table["event_date"]
