@@ -58,18 +58,26 @@ def aggregate_day(event: dict, context) -> dict:
     return {"date": event["date"], "rows": counts}
 
 
-@logger.inject_lambda_context(log_event=True)
-def load_warehouse(event: dict, context) -> dict:
+def redshift() -> RedshiftWarehouse:
     s = settings()
-    days = [d.date for d in _plans(event)]
-    if not s.redshift_workgroup:
-        logger.info("warehouse is off in this environment; nothing loaded")
-        return {**event, "loaded": []}
-    warehouse = RedshiftWarehouse(
+    return RedshiftWarehouse(
         boto3.client("redshift-data"), s.redshift_workgroup, s.redshift_database, s.copy_role_arn
     )
-    warehouse.load(daily.load_request(days, s, store()))
-    return {**event, "loaded": days}
+
+
+@logger.inject_lambda_context(log_event=True)
+def submit_load(event: dict, context) -> dict:
+    """Start the warehouse load of the planned dates; the state machine polls its status."""
+    days = [d.date for d in _plans(event)]
+    statement_id = redshift().submit_load(daily.load_request(days, settings(), store()))
+    return {"statement_id": statement_id, "dates": days}
+
+
+@logger.inject_lambda_context(log_event=True)
+def explain_load_failure(event: dict, context) -> dict:
+    """Raise the failed load's error with its first load errors, for the state machine's
+    Catch to send in the alert."""
+    raise redshift().failure(event["statement_id"])
 
 
 @logger.inject_lambda_context(log_event=True)

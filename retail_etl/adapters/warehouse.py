@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlglot
-from sqlglot.errors import ErrorLevel
-
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "redshift"
 DATE_TABLES = (
     "fact_events",
@@ -103,6 +100,9 @@ class DuckDBWarehouse:
     @staticmethod
     def to_duckdb(statement: str) -> str:
         """A Redshift statement in DuckDB's dialect (distribution and sort keys dropped)."""
+        import sqlglot  # local runs only: the Lambdas never transpile
+        from sqlglot.errors import ErrorLevel
+
         return sqlglot.transpile(
             statement, read="redshift", write="duckdb", unsupported_level=ErrorLevel.IGNORE
         )[0]
@@ -165,12 +165,28 @@ class RedshiftWarehouse:
             )
         return statement
 
-    def run(self, statements: list[str]) -> str:
-        """Run statements as one transaction (batch_execute_statement) and wait for them."""
+    def submit(self, statements: list[str]) -> str:
+        """Start statements as one transaction (batch_execute_statement); returns its id."""
         started = self.api.batch_execute_statement(
             WorkgroupName=self.workgroup, Database=self.database, Sqls=statements
         )
-        return self.wait(started["Id"])
+        return started["Id"]
+
+    def run(self, statements: list[str]) -> str:
+        """Run statements as one transaction and wait for them."""
+        return self.wait(self.submit(statements))
+
+    def submit_load(self, request: LoadRequest) -> str:
+        """DDL and the load in one transaction, not waited for: the state machine polls."""
+        return self.submit(ddl() + [self.render(s) for s in load_statements(request)])
+
+    def failure(self, statement_id: str) -> LoadFailed:
+        """The error to report for a statement that ended FAILED or ABORTED."""
+        status = self.api.describe_statement(Id=statement_id)
+        detail = status.get("Error", "no error message")
+        return LoadFailed(
+            f"statement {statement_id} {status['Status']}: {detail}{self._load_errors()}"
+        )
 
     def wait(self, statement_id: str) -> str:
         for _ in range(self.max_polls):
@@ -179,8 +195,7 @@ class RedshiftWarehouse:
             if state == "FINISHED":
                 return statement_id
             if state in ("FAILED", "ABORTED"):
-                detail = status.get("Error", "no error message")
-                raise LoadFailed(f"statement {statement_id} {state}: {detail}{self._load_errors()}")
+                raise self.failure(statement_id)
             self.sleep(self.poll_seconds)
         raise LoadTimedOut(
             f"statement {statement_id} not finished after {self.max_polls} polls "

@@ -143,6 +143,8 @@ class FakeDataApi:
         if Id == "errors":
             return {"Status": "FINISHED"}
         state = self.states.pop(0) if self.states else "STARTED"
+        if state in ("FAILED", "ABORTED"):
+            self.states.insert(0, state)  # a finished statement keeps its final state
         return {"Status": state, "Error": self.error}
 
     def get_statement_result(self, Id):
@@ -195,3 +197,14 @@ def test_a_statement_that_never_finishes_times_out_after_the_poll_bound():
     api = FakeDataApi(["FINISHED"])  # then STARTED forever, as moto's Data API does
     with pytest.raises(LoadTimedOut, match="not finished after 5 polls"):
         redshift(api, max_polls=5).load(request())
+
+
+def test_a_submitted_load_is_one_batch_and_a_failure_carries_the_load_errors():
+    api = FakeDataApi(["FAILED"], error="Load failed", load_errors=[("f.parquet", "bad")])
+    wh = redshift(api)
+    statement = wh.submit_load(request())
+    assert len(api.batches) == 1
+    assert api.batches[0][0] == "CREATE SCHEMA IF NOT EXISTS retail"
+    error = wh.failure(statement)
+    assert isinstance(error, LoadFailed)
+    assert "FAILED" in str(error) and "f.parquet" in str(error) and "bad" in str(error)

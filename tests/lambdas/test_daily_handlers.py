@@ -133,14 +133,6 @@ def test_aggregate_day_replaces_only_its_own_date(account):
     }
 
 
-def test_load_warehouse_is_skipped_when_the_warehouse_is_off(account):
-    out = call(
-        daily_handler.load_warehouse,
-        {"dates": [{"date": "2026-11-01", "curated_bytes": 0, "engine": "lambda", "dirty_seq": 0}]},
-    )
-    assert out["loaded"] == []
-
-
 def test_load_request_points_copy_at_existing_s3_prefixes_only(account):
     drop(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     drop(account, "events/dt=2026-11-02/a.csv", events_file("e1,U1,P1,view,2026-11-02T10:00:00Z,"))
