@@ -1,0 +1,238 @@
+"""Ingestion: raw "Object Created" events → EventBridge rule → SQS (+DLQ) → ingest Lambda;
+the DynamoDB ledger; the Glue database and tables; the Athena workgroup."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.runtime import RUNTIME, LambdaRuntime
+from retail_etl.adapters.catalog import TABLES
+from retail_etl.adapters.ledger import KEY_SCHEMA
+from retail_etl.config import Settings
+
+
+class Ingestion(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        runtime: LambdaRuntime,
+        key: kms.IKey,
+        raw: s3.IBucket,
+        curated: s3.IBucket,
+        analytics: s3.IBucket,
+        athena_results: s3.IBucket,
+        destroy_data: bool,
+        memory_mb: int,
+        timeout_s: int,
+        reserved_concurrency: int,
+        max_receives: int,
+        log_retention_days: int,
+        athena_bytes_scanned_cutoff: int,
+    ) -> None:
+        super().__init__(scope, id)
+        removal = RemovalPolicy.DESTROY if destroy_data else RemovalPolicy.RETAIN
+        self.ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            table_name=settings.ledger_table,
+            partition_key=_key(KEY_SCHEMA[0]),
+            sort_key=_key(KEY_SCHEMA[1]),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal,
+        )
+        self.dlq = sqs.Queue(
+            self,
+            "IngestDlq",
+            queue_name=f"{settings.ingest_queue}-dlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "IngestQueue",
+            queue_name=settings.ingest_queue,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(timeout_s * 6),  # AWS advice: 6x the timeout
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=max_receives),
+        )
+        self.rule = events.Rule(
+            self,
+            "RawObjectCreated",
+            description="Every new object in the raw bucket goes to the ingest queue",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [raw.bucket_name]}},
+            ),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+        key.grant_encrypt_decrypt(_events_principal())
+        self.function = lambda_.Function(
+            self,
+            "IngestFunction",
+            function_name=f"{settings.ingest_queue}-fn",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            code=runtime.code,
+            handler="lambdas.ingest.handler.handler",
+            layers=runtime.layers,
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_s),
+            reserved_concurrent_executions=reserved_concurrency,
+            environment={
+                **settings.to_env(),
+                "POWERTOOLS_SERVICE_NAME": "retail-etl-ingest",
+                "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=logs.LogGroup(
+                self,
+                "IngestLogs",
+                retention=_retention(log_retention_days),
+                encryption_key=key,
+                removal_policy=removal,
+            ),
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue, batch_size=5, report_batch_item_failures=True, max_concurrency=None
+            )
+        )
+        raw.grant_read(self.function)
+        curated.grant_read_write(self.function)
+        curated.grant_delete(self.function)
+        self.ledger.grant_read_write_data(self.function)
+
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=_account(self),
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=settings.glue_database,
+                description="retail-etl curated events, quarantine, product history, aggregates",
+            ),
+        )
+        buckets = {"curated": curated, "analytics": analytics}
+        for spec in TABLES:
+            table = glue.CfnTable(
+                self,
+                f"Table{spec.name.title().replace('_', '')}",
+                catalog_id=_account(self),
+                database_name=settings.glue_database,
+                table_input=_table_input(spec, buckets[spec.zone].bucket_name),
+            )
+            table.add_dependency(self.database)
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "Workgroup",
+            name=f"{settings.glue_database}_analysts",
+            state="ENABLED",
+            recursive_delete_option=destroy_data,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=athena_bytes_scanned_cutoff,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{athena_results.bucket_name}/results/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=key.key_arn
+                    ),
+                ),
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+            ),
+        )
+
+
+def _key(spec: dict) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=spec["AttributeName"], type=dynamodb.AttributeType.STRING)
+
+
+def _account(scope: Construct) -> str:
+    from aws_cdk import Stack
+
+    return Stack.of(scope).account
+
+
+def _events_principal():
+    from aws_cdk import aws_iam as iam
+
+    return iam.ServicePrincipal("events.amazonaws.com")
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch Logs retention that keeps at least `days`."""
+    r = logs.RetentionDays
+    choices = [
+        (1, r.ONE_DAY), (3, r.THREE_DAYS), (5, r.FIVE_DAYS), (7, r.ONE_WEEK), (14, r.TWO_WEEKS),
+        (30, r.ONE_MONTH), (60, r.TWO_MONTHS), (90, r.THREE_MONTHS), (120, r.FOUR_MONTHS),
+        (150, r.FIVE_MONTHS), (180, r.SIX_MONTHS), (365, r.ONE_YEAR), (400, r.THIRTEEN_MONTHS),
+        (545, r.EIGHTEEN_MONTHS), (731, r.TWO_YEARS), (1827, r.FIVE_YEARS), (3653, r.TEN_YEARS),
+    ]  # fmt: skip
+    return next(member for limit, member in choices if limit >= days)
+
+
+def _table_input(spec, bucket_name: str) -> glue.CfnTable.TableInputProperty:
+    from retail_etl.adapters.catalog import athena_type
+
+    columns = [
+        glue.CfnTable.ColumnProperty(name=f.name, type=athena_type(f.type))
+        for f in spec.schema
+        if f.name != spec.partition
+    ]
+    partitions = [
+        glue.CfnTable.ColumnProperty(name=name, type=kind)
+        for name, kind in spec.partitions().items()
+    ]
+    parameters = {"classification": "parquet", "EXTERNAL": "TRUE"}
+    if spec.partition and spec.projection:
+        p = spec.partition
+        parameters["projection.enabled"] = "true"
+        parameters[f"projection.{p}.type"] = spec.projection["type"]
+        for option in ("range", "values", "format"):
+            if option in spec.projection:
+                parameters[f"projection.{p}.{option}"] = spec.projection[option]
+        location = f"s3://{bucket_name}/{spec.prefix}"
+        parameters["storage.location.template"] = f"{location}{p}=${{{p}}}/"
+    return glue.CfnTable.TableInputProperty(
+        name=spec.name,
+        table_type="EXTERNAL_TABLE",
+        parameters=parameters,
+        partition_keys=partitions or None,
+        storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+            columns=columns,
+            location=f"s3://{bucket_name}/{spec.prefix}",
+            input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library=(
+                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                )
+            ),
+        ),
+    )

@@ -1,0 +1,59 @@
+"""What every Lambda of the app shares: the code asset, the managed layers, the environment.
+
+The code asset is the repository's `retail_etl/`, `lambdas/` and `sql/` only (no Docker
+bundling: pandas, pyarrow, awswrangler and Powertools come from AWS's managed layers,
+resolved per region at deploy time through their public SSM parameters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import IgnoreMode
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+REPO = Path(__file__).resolve().parents[1]
+AWS_SDK_PANDAS_VERSION = "3.17.1"  # the awswrangler version pinned in requirements.txt
+PANDAS_LAYER_PARAMETER = (
+    f"/aws/service/aws-sdk-pandas/{AWS_SDK_PANDAS_VERSION}/py3.13/x86_64/layer-arn"
+)
+POWERTOOLS_VERSION = "3.37.0"  # aws-lambda-powertools pinned in requirements.txt
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/x86_64/python3.13/{POWERTOOLS_VERSION}"
+)
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ASSET_EXCLUDE = [
+    "/*",
+    "!/retail_etl",
+    "!/lambdas",
+    "!/sql",
+    "__pycache__",
+    "*.pyc",
+    "/retail_etl/generator",
+    "/retail_etl/local",
+    "/retail_etl/cli.py",
+    "/retail_etl/__main__.py",
+    "/retail_etl/local_core.py",
+]
+
+
+class LambdaRuntime(Construct):
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.code = lambda_.Code.from_asset(
+            str(REPO), exclude=ASSET_EXCLUDE, ignore_mode=IgnoreMode.GIT
+        )
+        self.layers = [
+            lambda_.LayerVersion.from_layer_version_arn(
+                self,
+                "AwsSdkPandas",
+                ssm.StringParameter.value_for_string_parameter(self, PANDAS_LAYER_PARAMETER),
+            ),
+            lambda_.LayerVersion.from_layer_version_arn(
+                self,
+                "Powertools",
+                ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            ),
+        ]
