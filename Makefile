@@ -8,11 +8,16 @@ INGEST_EVENTS ?= 1000000
 DAYS ?= 3
 EVENTS_PER_DAY ?= 20000
 
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: venv test lint demo bench clean
+CDK := node_modules/.bin/cdk
+NPM_STAMP := node_modules/.installed
+
+.PHONY: venv test lint demo bench synth clean
 
 venv: $(STAMP)
 
@@ -22,6 +27,15 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NPM_STAMP)
+
+# Offline, with no credentials: the stacks are environment-agnostic.
+synth: $(STAMP) $(NPM_STAMP)
+	$(CDK) synth --all --quiet --no-version-reporting --no-notices --output cdk.out
+	$(VENV)/bin/cfn-lint cdk.out/RetailEtl-*.template.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -36,4 +50,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) --json bench-results.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out

@@ -22,7 +22,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             continue
         config = EnvironmentConfig.from_context(context, name)
         RetailEtlStack(app, f"RetailEtl-{name}", config=config)
-    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    cdk.Aspects.of(app).add(cdk_nag.AwsSolutionsChecks(verbose=True))
     return app
 
 

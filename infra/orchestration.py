@@ -4,7 +4,7 @@ MWAA environment's configuration, never a literal in the DAG."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -94,12 +94,6 @@ class Airflow(Construct):
         state_machine.grant_read(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[f"arn:aws:states:*:*:execution:{_name_of(state_machine)}:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
                 actions=[
                     "logs:CreateLogStream",
                     "logs:CreateLogGroup",
@@ -110,7 +104,10 @@ class Airflow(Construct):
                     "logs:GetLogGroupFields",
                     "logs:GetQueryResults",
                 ],
-                resources=[f"arn:aws:logs:*:*:log-group:airflow-{name}-*"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                    f"log-group:airflow-{name}-*"
+                ],
             )
         )
         self.role.add_to_policy(
@@ -126,7 +123,7 @@ class Airflow(Construct):
                     "sqs:ReceiveMessage",
                     "sqs:SendMessage",
                 ],
-                resources=["arn:aws:sqs:*:*:airflow-celery-*"],
+                resources=[f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:*:airflow-celery-*"],
             )
         )
         self.security_group = ec2.SecurityGroup(
@@ -162,9 +159,3 @@ class Airflow(Construct):
                 worker_logs=logging,
             ),
         )
-
-
-def _name_of(state_machine: sfn.IStateMachine) -> str:
-    from aws_cdk import Arn, ArnFormat
-
-    return Arn.split(state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name

@@ -9,7 +9,7 @@ from infra.aggregation import Aggregation
 from infra.config import EnvironmentConfig
 from infra.ingestion import Ingestion
 from infra.monitoring import AlertTopic, Monitoring
-from infra.nag import acknowledge_findings
+from infra.nag import suppress_findings
 from infra.orchestration import Airflow, EventBridgeSchedule
 from infra.runtime import LambdaRuntime
 from infra.storage import Storage
@@ -153,4 +153,4 @@ class RetailEtlStack(Stack):
         CfnOutput(self, "RawBucket", value=self.storage.raw.bucket_name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTable", value=self.ingestion.ledger.table_name)
-        acknowledge_findings(self)
+        suppress_findings(self)

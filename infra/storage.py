@@ -43,7 +43,6 @@ class Storage(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,  # S3 log delivery cannot use KMS keys
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
             removal_policy=removal,
             auto_delete_objects=destroy_data,
