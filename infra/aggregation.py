@@ -134,7 +134,7 @@ class Aggregation(Construct):
         removal,
     ) -> sfn.StateMachine:  # fmt: skip
         failed = sfn.Fail(self, "DailyRunFailed", cause="see the alert", error="DailyRunFailed")
-        alert = tasks.SnsPublish(
+        alert_task = tasks.SnsPublish(
             self,
             "AlertWithCause",
             topic=alerts,
@@ -147,7 +147,10 @@ class Aggregation(Construct):
                 }
             ),
             result_path=sfn.JsonPath.DISCARD,
-        ).next(failed)
+        )
+        # The alert is the last resort: retry anything SNS throws before giving up.
+        alert_task.add_retry(interval=Duration.seconds(5), max_attempts=3, backoff_rate=2.0)
+        alert = alert_task.next(failed)
 
         def retried(task):
             task.add_retry(
