@@ -14,10 +14,18 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= eu-west-1
 
+# MWAA runs Airflow 3 on Python 3.12: use a 3.12 interpreter (PATH or pyenv), else python3.
+PYTHON_AIRFLOW ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	$$p -c 'import sys' >/dev/null 2>&1 && echo $$p && break; done || true)
+ifeq ($(strip $(PYTHON_AIRFLOW)),)
+PYTHON_AIRFLOW := $(PYTHON)
+endif
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 CDK := node_modules/.bin/cdk
 NPM_STAMP := node_modules/.installed
 
-.PHONY: venv test lint demo bench synth clean
+.PHONY: venv test lint demo bench synth dag-test clean
 
 venv: $(STAMP)
 
@@ -40,8 +48,21 @@ synth: $(STAMP) $(NPM_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: lint
+$(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
+	$(PYTHON_AIRFLOW) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-r requirements-airflow.txt -c dags/constraints.txt
+	touch $(AIRFLOW_STAMP)
+
+test: lint dag-test
 	$(PY) -m pytest
+
+# The DAG on real Airflow against moto, running the state machine synthesized from the CDK app.
+dag-test: $(STAMP) $(AIRFLOW_STAMP)
+	mkdir -p build
+	$(PY) -m infra.definition dev > build/state_machine.dev.json
+	PYTHONPATH=. $(AIRFLOW_VENV)/bin/python -m pytest tests/dags --confcutdir=tests/dags \
+		-p no:cacheprovider -q
 
 demo: $(STAMP)
 	$(PY) -m retail_etl demo --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)
@@ -50,4 +71,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) --json bench-results.json
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) $(AIRFLOW_VENV) node_modules build .pytest_cache .ruff_cache cdk.out

@@ -218,7 +218,15 @@ class Aggregation(Construct):
         after_aggregation = (
             self._load(settings, workgroup_arn, guarded, alert, mark) if warehouse_on else mark
         )
-        plan.next(per_date).next(after_aggregation)
+        # The input names the business date ({"run_date": null} means yesterday); the dates
+        # list starts empty and is filled by plan.
+        defaults = sfn.Pass(
+            self,
+            "Defaults",
+            parameters={"run_date.$": "$.run_date", "dates": []},
+        )
+        self.start_state = defaults
+        defaults.next(plan).next(per_date).next(after_aggregation)
 
         log_group = logs.LogGroup(
             self,
@@ -232,7 +240,7 @@ class Aggregation(Construct):
             "Daily",
             state_machine_name=f"{settings.glue_database.replace('_', '-')}-daily",
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(plan),
+            definition_body=sfn.DefinitionBody.from_chainable(self.start_state),
             timeout=Duration.hours(6),
             tracing_enabled=True,
             logs=sfn.LogOptions(

@@ -37,10 +37,17 @@ class EnvironmentConfig:
     quarantine_expire_days: int = 90
     log_retention_days: int = 90
     athena_bytes_scanned_cutoff: int = 10 << 30
-    airflow_version: str = "3.0.6"
+    airflow_version: str = "3.3.1"  # the version tests/dags run
     mwaa_environment_class: str = "mw1.small"
     vpc_cidr: str = "10.40.0.0/16"
     availability_zones: tuple[str, ...] = ("a", "b")  # suffixes of the deploy region
+
+    @property
+    def schedule_utc_cron(self) -> str:
+        """The schedule as a five-field cron for Airflow, from EventBridge's six-field form."""
+        fields = self.schedule_utc.removeprefix("cron(").removesuffix(")").split()
+        minute, hour, day, month, weekday = (f.replace("?", "*") for f in fields[:5])
+        return f"{minute} {hour} {day} {month} {weekday}"
 
     @property
     def is_prod(self) -> bool:

@@ -4,19 +4,24 @@ MWAA environment's configuration, never a literal in the DAG."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.warehouse import Network
 
-STATE_MACHINE_OPTION = "retail_etl.state_machine_arn"  # read by the DAG as conf/variable
+STATE_MACHINE_OPTION = "retail_etl.state_machine_arn"  # read by the DAG from its config
+DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
 class EventBridgeSchedule(Construct):
@@ -60,6 +65,8 @@ class Airflow(Construct):
         network: Network,
         key: kms.IKey,
         state_machine: sfn.IStateMachine,
+        alert_topic: sns.ITopic,
+        schedule: str,
         access_logs: s3.IBucket,
         airflow_version: str,
         environment_class: str,
@@ -92,6 +99,15 @@ class Airflow(Construct):
         key.grant_encrypt_decrypt(self.role)
         state_machine.grant_start_execution(self.role)
         state_machine.grant_read(self.role)
+        alert_topic.grant_publish(self.role)
+        self.dag_deployment = s3_deployment.BucketDeployment(
+            self,
+            "DeployDags",
+            sources=[s3_deployment.Source.asset(str(DAGS), exclude=["__pycache__", "*.pyc"])],
+            destination_bucket=self.dag_bucket,
+            destination_key_prefix="dags",
+            prune=True,
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -135,6 +151,7 @@ class Airflow(Construct):
         logging = mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
             enabled=True, log_level="INFO"
         )
+        # MWAA validates the DAG bucket's content at creation: deploy the DAGs first.
         self.environment = mwaa.CfnEnvironment(
             self,
             "Environment",
@@ -150,7 +167,12 @@ class Airflow(Construct):
                 subnet_ids=network.private_subnets.subnet_ids[:2],
                 security_group_ids=[self.security_group.security_group_id],
             ),
-            airflow_configuration_options={STATE_MACHINE_OPTION: state_machine.state_machine_arn},
+            requirements_s3_path="dags/requirements.txt",
+            airflow_configuration_options={
+                STATE_MACHINE_OPTION: state_machine.state_machine_arn,
+                "retail_etl.alert_topic_arn": alert_topic.topic_arn,
+                "retail_etl.schedule": schedule,
+            },
             logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
                 dag_processing_logs=logging,
                 scheduler_logs=logging,
@@ -159,3 +181,4 @@ class Airflow(Construct):
                 worker_logs=logging,
             ),
         )
+        self.environment.node.add_dependency(self.dag_deployment)

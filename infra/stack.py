@@ -128,6 +128,8 @@ class RetailEtlStack(Stack):
                 network=self.network,
                 key=key,
                 state_machine=state_machine,
+                alert_topic=self.alerts.topic,
+                schedule=config.schedule_utc_cron,
                 access_logs=self.storage.access_logs,
                 airflow_version=config.airflow_version,
                 environment_class=config.mwaa_environment_class,

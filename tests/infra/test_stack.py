@@ -254,6 +254,8 @@ def test_prod_runs_mwaa_privately_and_dev_uses_eventbridge_scheduler(synthesized
     option = props["AirflowConfigurationOptions"]["retail_etl.state_machine_arn"]
     assert option == {"Ref": next(iter(resources(
         synthesized.templates["prod"], "AWS::StepFunctions::StateMachine")))}  # fmt: skip
+    assert props["AirflowConfigurationOptions"]["retail_etl.schedule"] == "30 2 * * *"
+    assert props["RequirementsS3Path"] == "dags/requirements.txt"
     assert not resources(synthesized.templates["prod"], "AWS::Scheduler::Schedule")
     (schedule,) = resources(synthesized.templates["dev"], "AWS::Scheduler::Schedule").values()
     assert schedule["Properties"]["ScheduleExpression"] == config(synthesized, "dev").schedule_utc
