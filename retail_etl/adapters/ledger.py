@@ -156,14 +156,14 @@ class DynamoLedger:
     def complete(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
         """Record the file DONE and its event dates dirty, atomically."""
         items = [self._finish_update(file, claim, DONE, report)]
-        items += [self._dirty_update(d) for d in sorted(report.event_dates)]
+        self._transact(items + [self._dirty_update(d) for d in sorted(report.event_dates)])
+
+    def _transact(self, items: list[dict]) -> None:
         for start in range(0, len(items), 100):  # DynamoDB's limit per transaction
             self.db.transact_write_items(TransactItems=items[start : start + 100])
 
     def fail_permanently(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
-        self.db.transact_write_items(
-            TransactItems=[self._finish_update(file, claim, FAILED_PERMANENT, report)]
-        )
+        self._transact([self._finish_update(file, claim, FAILED_PERMANENT, report)])
 
     def release(self, file: FileVersion, claim: Claim, error: str) -> None:
         """Give the claim back after a transient error, so the retry can take it at once."""
@@ -233,9 +233,7 @@ class DynamoLedger:
 
     def mark_dirty(self, dates: set[dt.date]) -> None:
         """Mark dates changed outside a file's own processing (re-enriched parked events)."""
-        items = [self._dirty_update(d) for d in sorted(dates)]
-        for start in range(0, len(items), 100):
-            self.db.transact_write_items(TransactItems=items[start : start + 100])
+        self._transact([self._dirty_update(d) for d in sorted(dates)])
 
     def dirty_dates(self) -> dict[dt.date, int]:
         """Dates changed since their last load, with the change counter a load must record."""
