@@ -37,13 +37,43 @@ COLUMNS = (
 )
 
 
+_PRIME = np.uint64(1_099_511_628_211)  # FNV's 64-bit prime, as the polynomial's base
+
+
+def _may_repeat(ids: pa.ChunkedArray) -> bool:
+    """Whether any id may occur twice: a 64-bit polynomial hash of every id, computed one
+    byte position at a time over Arrow's buffers, then sorted. Far less memory than a hash
+    set of the strings (about 40 bytes per row instead of 160); a True only sends the ids
+    to the exact check, so a hash collision costs time, never correctness."""
+    hashes = []
+    for chunk in ids.chunks:
+        if not len(chunk):
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        starts, lengths = offsets[:-1], np.diff(offsets)
+        h = lengths.astype(np.uint64)
+        last = max(len(data) - 1, 0)
+        for j in range(int(lengths.max())):
+            byte = data[np.minimum(starts + j, last)].astype(np.uint64)
+            # only an id's own bytes touch its hash, so chunks of any width agree
+            h = np.where(lengths > j, h * _PRIME + byte, h)
+        hashes.append(h)
+    if not hashes:
+        return False
+    merged = np.sort(np.concatenate(hashes))
+    return bool((merged[1:] == merged[:-1]).any())
+
+
 def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
     """Keep one copy per event_id: the one with the smallest (ingested_at, source_file).
 
     Files are deduplicated on their own at ingest, so copies only exist when the same event
     came in two files; the expensive ordering is done for those ids only.
     """
-    if len(pc.unique(events["event_id"])) == events.num_rows:
+    if not _may_repeat(events["event_id"]):
         return events
     counts = events.group_by("event_id").aggregate([("event_id", "count")])
     repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
@@ -88,7 +118,7 @@ def _decoded(table: pa.Table) -> pa.Table:
 def daily_category_revenue(purchases: pa.Table) -> pa.Table:
     grouped = _decoded(
         purchases.group_by(["event_date", "category"]).aggregate(
-            [("revenue_cents", "sum"), ("event_id", "count"), ("quantity", "sum")]
+            [("revenue_cents", "sum"), ("quantity", "count"), ("quantity", "sum")]
         )
     )
     grouped = grouped.sort_by([("event_date", "ascending"), ("category", "ascending")])
@@ -97,7 +127,7 @@ def daily_category_revenue(purchases: pa.Table) -> pa.Table:
             "event_date": grouped["event_date"],
             "category": grouped["category"],
             "revenue": cents_to_decimal(grouped["revenue_cents_sum"].to_numpy(), c.MONEY_SUM),
-            "purchases": grouped["event_id_count"],
+            "purchases": grouped["quantity_count"],
             "units": grouped["quantity_sum"].cast(pa.int64()),
         },
         schema=c.DAILY_CATEGORY_REVENUE,
@@ -108,15 +138,15 @@ def daily_top_viewed_products(views: pa.Table) -> pa.Table:
     # Count per (product, name, category) first: those keys may be dictionary-encoded, which
     # max() cannot take; the small result is then folded per product.
     counted = views.group_by(["event_date", "product_id", "product_name", "category"]).aggregate(
-        [("event_id", "count")]
+        [("product_id", "count")]
     )
     counted = _decoded(counted)
     grouped = counted.group_by(["event_date", "product_id"]).aggregate(
-        [("event_id_count", "sum"), ("product_name", "max"), ("category", "max")]
+        [("product_id_count", "sum"), ("product_name", "max"), ("category", "max")]
     )
-    grouped = grouped.append_column("event_id_count", grouped["event_id_count_sum"])
+    grouped = grouped.append_column("views", grouped["product_id_count_sum"])
     grouped = grouped.sort_by(
-        [("event_date", "ascending"), ("event_id_count", "descending"), ("product_id", "ascending")]
+        [("event_date", "ascending"), ("views", "descending"), ("product_id", "ascending")]
     )
     dates = grouped["event_date"].combine_chunks().cast(pa.int32()).to_numpy()
     starts = np.r_[0, np.flatnonzero(np.diff(dates)) + 1] if len(dates) else np.zeros(0, int)
@@ -130,7 +160,7 @@ def daily_top_viewed_products(views: pa.Table) -> pa.Table:
             "product_id": top["product_id"],
             "product_name": top["product_name_max"],
             "category": top["category_max"],
-            "views": top["event_id_count"],
+            "views": top["views"],
         },
         schema=c.DAILY_TOP_VIEWED_PRODUCTS,
     )
@@ -139,16 +169,16 @@ def daily_top_viewed_products(views: pa.Table) -> pa.Table:
 def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
     grouped = _decoded(
         purchases.group_by(["event_date", "user_id"]).aggregate(
-            [("event_id", "count"), ("revenue_cents", "sum")]
+            [("quantity", "count"), ("revenue_cents", "sum")]
         )
     )
-    grouped = grouped.filter(pc.greater_equal(grouped["event_id_count"], 2))
+    grouped = grouped.filter(pc.greater_equal(grouped["quantity_count"], 2))
     grouped = grouped.sort_by([("event_date", "ascending"), ("user_id", "ascending")])
     return pa.table(
         {
             "event_date": grouped["event_date"],
             "user_id": grouped["user_id"],
-            "purchases": grouped["event_id_count"],
+            "purchases": grouped["quantity_count"],
             "total_spend": cents_to_decimal(grouped["revenue_cents_sum"].to_numpy(), c.MONEY_SUM),
         },
         schema=c.DAILY_MULTI_PURCHASE_USERS,
@@ -158,8 +188,17 @@ def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
 def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
     """All three aggregates for every event_date present in `events` (curated rows)."""
     events = drop_cross_file_duplicates(events.select(list(COLUMNS)).unify_dictionaries())
-    purchases = _with_cents(events.filter(pc.equal(events["event_type"], "purchase")))
-    views = events.filter(pc.equal(events["event_type"], "view"))
+    # Only the columns each aggregate needs are copied by the filters (event ids are the
+    # largest column and no aggregate needs them once duplicates are gone).
+    is_purchase = pc.equal(events["event_type"], "purchase")
+    purchases = _with_cents(
+        events.select(["event_date", "category", "user_id", "quantity", "revenue"]).filter(
+            is_purchase
+        )
+    )
+    views = events.select(["event_date", "product_id", "product_name", "category"]).filter(
+        pc.equal(events["event_type"], "view")
+    )
     return {
         "daily_category_revenue": daily_category_revenue(purchases),
         "daily_top_viewed_products": daily_top_viewed_products(views),

@@ -170,3 +170,13 @@ def test_dictionary_encoded_input_in_chunks_gives_the_same_aggregates():
     plain, coded = compute_aggregates(events), compute_aggregates(encoded)
     for name in c.AGGREGATES:
         assert coded[name].equals(plain[name]), name
+
+
+def test_the_repeat_check_finds_copies_across_chunks_of_different_widths():
+    from retail_etl.domain.aggregate import _may_repeat
+
+    short = pa.array(["e1", "e2"])
+    longer = pa.array(["e100000", "e1", "x"])
+    assert _may_repeat(pa.chunked_array([short, longer]))
+    assert not _may_repeat(pa.chunked_array([short, pa.array(["e3", "e100000"])]))
+    assert not _may_repeat(pa.chunked_array([pa.array(["a"]), pa.array(["a\\x00"])]))
