@@ -66,11 +66,6 @@ class ProductHistory:
         )
         self._snapshots.clear()
 
-    def known(self, product_ids: pa.Array) -> np.ndarray:
-        """Which of the ids have at least one version."""
-        ids = pa.array(self._df["product_id"].unique(), type=pa.string())
-        return pc.is_in(product_ids, value_set=ids).to_numpy(zero_copy_only=False)
-
     def _snapshot(self, day: int) -> pd.Series:
         """History row number of the version each product uses on `day`, indexed by id."""
         snap = self._snapshots.get(day)
