@@ -105,20 +105,10 @@ QUARANTINE = pa.schema(
 
 # Events waiting for their product (reason unknown_product), cleaned but not enriched, so a
 # later products file can release them into the curated zone.
+ENRICHMENT = ("product_name", "category", "unit_price", "revenue")
 PARKED_EVENTS = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),
-        ("event_ts", UTC_US),
-        ("event_date", pa.date32()),
-        ("user_id", pa.string()),
-        ("product_id", pa.string()),
-        ("session_id", pa.string()),
-        ("quantity", pa.int32()),
-        ("source_file", pa.string()),
-        ("line_number", pa.int64()),
-        ("ingested_at", UTC_US),
-    ]
+    [f for f in CURATED_EVENTS if f.name not in ENRICHMENT and f.name != "ingested_at"]
+    + [pa.field("line_number", pa.int64()), CURATED_EVENTS.field("ingested_at")]
 )
 
 PRODUCT_HISTORY = pa.schema(
