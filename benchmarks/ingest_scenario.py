@@ -40,7 +40,8 @@ def prepare(workdir: Path, events: int, seed: int = 0) -> tuple[Path, str, str]:
 
 
 def run_core(input_dir: Path, products: str, events: str, out: Path) -> dict:
-    from retail_etl.local_core import DroppedFile, LocalCore, drop_date
+    from retail_etl.domain.contract import drop_date
+    from retail_etl.local_core import DroppedFile, LocalCore
 
     core = LocalCore(out)
     core.process(input_dir, DroppedFile(products, "products", drop_date(products)))

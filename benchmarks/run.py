@@ -299,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         report: dict = {
             "events": args.events,
             "params": {"days": args.days, "seed": args.seed, "engines": args.engines},
-            "input": {"files": len(manifest.get("files", {})), "bytes": size,
-                      "generate_s": round(gen_s, 3)},
+            "input": {
+                "files": len(manifest.get("files", {})),
+                "bytes": size,
+                "generate_s": round(gen_s, 3),
+            },
         }
         ctx.results = report
         print("running stages (one process each):")

@@ -30,11 +30,11 @@ from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, Claim, DynamoLedg
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.config import Settings
 from retail_etl.domain.catalog import ProductHistory
-from retail_etl.domain.contract import FileError
+from retail_etl.domain.contract import FileError, drop_date
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file, release_parked
 from retail_etl.domain.products import clean_products_file
-from retail_etl.domain.report import FileReport, FileStatus
+from retail_etl.domain.report import FileReport
 
 CURATED_EVENTS = "curated/events"
 PRODUCT_HISTORY = "curated/products/product_history.parquet"
@@ -95,16 +95,6 @@ def kind_of(key: str) -> str:
     return kind
 
 
-def drop_date(key: str) -> dt.date | None:
-    for part in key.split("/"):
-        if part.startswith("dt="):
-            try:
-                return dt.date.fromisoformat(part[3:])
-            except ValueError:
-                return None
-    return None
-
-
 class Ingestor:
     """Everything one ingest Lambda container keeps between invocations."""
 
@@ -132,14 +122,8 @@ class Ingestor:
             else:
                 self._products(file, stream, report)
         except FileRejected as exc:
-            rejected = FileReport(
-                key=ref.key,
-                kind=report.kind,
-                status=FileStatus.FAILED_PERMANENT,
-                error_code=exc.code,
-                error_message=exc.message,
-                duration_s=time.perf_counter() - started,
-            )
+            rejected = FileReport.rejected(ref.key, report.kind, exc)
+            rejected.duration_s = time.perf_counter() - started
             self._discard_staging(file)
             self.ledger.fail_permanently(file, claim, rejected)
             return rejected

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -25,13 +24,13 @@ from retail_etl.domain import contract as c
 from retail_etl.domain.aggregate import COLUMNS as AGGREGATE_INPUT
 from retail_etl.domain.aggregate import DICTIONARY_COLUMNS, compute_aggregates
 from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.contract import drop_date
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file, release_parked
 from retail_etl.domain.products import clean_products_file
-from retail_etl.domain.report import FileReport, FileStatus
+from retail_etl.domain.report import FileReport
 
 _WRITES_AHEAD = 2
-_DT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
 KINDS = ("products", "events")
 
 
@@ -51,11 +50,6 @@ class CoreRun:
     reports: list[FileReport] = field(default_factory=list)
     dirty_dates: set[dt.date] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def drop_date(key: str) -> dt.date | None:
-    match = _DT.search(key)
-    return dt.date.fromisoformat(match.group(1)) if match else None
 
 
 def discover(input_dir: Path) -> list[DroppedFile]:
@@ -153,14 +147,7 @@ class LocalCore:
                 else:
                     self._events(stream, f, ingested_at_us, report, staging)
         except FileRejected as exc:
-            # Nothing of a rejected file is published, so none of its rows count as processed.
-            report = FileReport(
-                key=f.key,
-                kind=f.kind,
-                status=FileStatus.FAILED_PERMANENT,
-                error_code=exc.code,
-                error_message=exc.message,
-            )
+            report = FileReport.rejected(f.key, f.kind, exc)
             shutil.rmtree(staging, ignore_errors=True)
         report.duration_s = time.perf_counter() - started
         return report

@@ -215,9 +215,13 @@ def _csv_select(p: Prepared, fields: tuple[str, ...]) -> str:
     whose groups capture the wanted columns."""
     ncols = len(p.header)
     wanted = {p.column_index(n): n for n in reversed(fields) if p.column_index(n)}
-    pattern = "^" + ",".join(
-        f"({CSV_FIELD})" if i in wanted else f"(?:{CSV_FIELD})" for i in range(1, ncols + 1)
-    ) + "$"
+    pattern = (
+        "^"
+        + ",".join(
+            f"({CSV_FIELD})" if i in wanted else f"(?:{CSV_FIELD})" for i in range(1, ncols + 1)
+        )
+        + "$"
+    )
     groups = "[" + ", ".join(_sql_str(wanted[i]) for i in sorted(wanted)) + "]"
     values = []
     for name in fields:

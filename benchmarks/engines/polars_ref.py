@@ -163,7 +163,10 @@ def _python_record(line: str, fields: tuple[str, ...]) -> dict | None:
     """Exact reading of one JSON line: field -> text, or None when the line is malformed."""
     try:
         pairs = json.loads(
-            line, object_pairs_hook=lambda kv: kv, parse_int=str, parse_float=str,
+            line,
+            object_pairs_hook=lambda kv: kv,
+            parse_int=str,
+            parse_float=str,
             parse_constant=_reject_constant,
         )  # numbers are taken as written
     except ValueError:
@@ -226,8 +229,7 @@ def _json_block(
         for n in fields
     )
     unsure = pl.any_horizontal(
-        pl.col(n).is_in(["true", "false"]) | pl.col(n).str.contains(r"^[\[{]")
-        for n in fields
+        pl.col(n).is_in(["true", "false"]) | pl.col(n).str.contains(r"^[\[{]") for n in fields
     ).fill_null(False)
     reread = SURROGATE_ESCAPE_RE
     if schema:
@@ -419,21 +421,29 @@ def _clean_products(raw: pl.DataFrame, files: pl.DataFrame) -> dict[str, pl.Data
     checked = (
         raw.lazy()
         .with_columns(
-            product_id=_clean("product_id"), product_name=_clean("product_name"),
-            category=_clean("category"), price_text=_clean("price"),
+            product_id=_clean("product_id"),
+            product_name=_clean("product_name"),
+            category=_clean("category"),
+            price_text=_clean("price"),
             stock_text=_clean("stock_level"),
         )
         .with_columns(
             price_cents=_price_cents("price_text"),
-            stock_level=pl.when(pl.col("stock_text").str.contains(r"^[0-9]+$"))
-            .then(pl.col("stock_text").cast(pl.Int64, strict=False)),
+            stock_level=pl.when(pl.col("stock_text").str.contains(r"^[0-9]+$")).then(
+                pl.col("stock_text").cast(pl.Int64, strict=False)
+            ),
         )
         .with_columns(
-            reason=pl.when(pl.col("malformed")).then(pl.lit("malformed_row"))
-            .when(pl.col("product_id").is_null()).then(pl.lit("missing_product_id"))
-            .when(pl.col("category").is_null()).then(pl.lit("missing_category"))
-            .when(pl.col("price_text").is_null()).then(pl.lit("missing_price"))
-            .when(pl.col("price_cents").is_null()).then(pl.lit("invalid_price"))
+            reason=pl.when(pl.col("malformed"))
+            .then(pl.lit("malformed_row"))
+            .when(pl.col("product_id").is_null())
+            .then(pl.lit("missing_product_id"))
+            .when(pl.col("category").is_null())
+            .then(pl.lit("missing_category"))
+            .when(pl.col("price_text").is_null())
+            .then(pl.lit("missing_price"))
+            .when(pl.col("price_cents").is_null())
+            .then(pl.lit("invalid_price"))
             .when(pl.col("stock_text").is_not_null() & pl.col("stock_level").is_null())
             .then(pl.lit("invalid_stock_level"))
         )
@@ -462,24 +472,36 @@ def _clean_events(raw: pl.DataFrame, files: pl.DataFrame, products: dict) -> dic
     checked = (
         raw.lazy()
         .with_columns(
-            given_id=_clean("event_id"), user_id=_clean("user_id"),
-            product_id=_clean("product_id"), event_type=_clean("event_type").str.to_lowercase(),
-            ts_text=pl.coalesce(_clean("event_timestamp"), _clean("event_time"),
-                                _clean("timestamp")),
-            quantity_text=_clean("quantity"), session_id=_clean("session_id"),
+            given_id=_clean("event_id"),
+            user_id=_clean("user_id"),
+            product_id=_clean("product_id"),
+            event_type=_clean("event_type").str.to_lowercase(),
+            ts_text=pl.coalesce(
+                _clean("event_timestamp"), _clean("event_time"), _clean("timestamp")
+            ),
+            quantity_text=_clean("quantity"),
+            session_id=_clean("session_id"),
         )
         .pipe(_with_timestamp_us, "ts_text", "ts_us")
         .with_columns(quantity=_quantity("quantity_text"))
         .drop("event_id", "event_timestamp", "event_time", "timestamp")
         .with_columns(
-            reason=pl.when(pl.col("malformed")).then(pl.lit("malformed_row"))
-            .when(pl.col("user_id").is_null()).then(pl.lit("missing_user_id"))
-            .when(pl.col("product_id").is_null()).then(pl.lit("missing_product_id"))
-            .when(pl.col("event_type").is_null()).then(pl.lit("missing_event_type"))
-            .when(~pl.col("event_type").is_in(EVENT_TYPES)).then(pl.lit("unknown_event_type"))
-            .when(pl.col("ts_text").is_null()).then(pl.lit("missing_timestamp"))
-            .when(pl.col("ts_us").is_null()).then(pl.lit("invalid_timestamp"))
-            .when(pl.col("quantity").is_null()).then(pl.lit("invalid_quantity"))
+            reason=pl.when(pl.col("malformed"))
+            .then(pl.lit("malformed_row"))
+            .when(pl.col("user_id").is_null())
+            .then(pl.lit("missing_user_id"))
+            .when(pl.col("product_id").is_null())
+            .then(pl.lit("missing_product_id"))
+            .when(pl.col("event_type").is_null())
+            .then(pl.lit("missing_event_type"))
+            .when(~pl.col("event_type").is_in(EVENT_TYPES))
+            .then(pl.lit("unknown_event_type"))
+            .when(pl.col("ts_text").is_null())
+            .then(pl.lit("missing_timestamp"))
+            .when(pl.col("ts_us").is_null())
+            .then(pl.lit("invalid_timestamp"))
+            .when(pl.col("quantity").is_null())
+            .then(pl.lit("invalid_quantity"))
         )
         .collect()
     )
@@ -506,9 +528,7 @@ def _clean_events(raw: pl.DataFrame, files: pl.DataFrame, products: dict) -> dic
         .sort("file_id", "line_no")
         .with_columns(first=pl.struct("file_id", "event_id").is_first_distinct())
         .join(files.lazy(), on="file_id")
-        .with_columns(
-            event_date=(pl.col("ts_us") // US_PER_DAY).cast(pl.Int32).cast(pl.Date)
-        )
+        .with_columns(event_date=(pl.col("ts_us") // US_PER_DAY).cast(pl.Int32).cast(pl.Date))
         .collect()
     )
     kept = valid.filter(pl.col("first")).with_columns(
@@ -528,21 +548,29 @@ def _clean_events(raw: pl.DataFrame, files: pl.DataFrame, products: dict) -> dic
         .sort("lookup_date")
         .join_asof(
             hist.lazy().sort("effective_date").rename({"effective_date": "h_eff"}),
-            left_on="lookup_date", right_on="h_eff", by="product_id", strategy="backward",
+            left_on="lookup_date",
+            right_on="h_eff",
+            by="product_id",
+            strategy="backward",
             check_sortedness=False,
         )
         .join(earliest.lazy(), on="product_id", how="left")
         .join(first.lazy(), on="product_id", how="left")
         .with_columns(
-            via=pl.when(pl.col("h_eff").is_not_null()).then(pl.lit("asof"))
-            .when(pl.col("e_eff") <= pl.col("file_dt")).then(pl.lit("earliest"))
+            via=pl.when(pl.col("h_eff").is_not_null())
+            .then(pl.lit("asof"))
+            .when(pl.col("e_eff") <= pl.col("file_dt"))
+            .then(pl.lit("earliest"))
             .when(pl.col("f_found").fill_null(False) & pl.lit(RELEASE_WAITING))
             .then(pl.lit("released"))
         )
         .with_columns(
-            pl.when(pl.col("via") == "asof").then(pl.col(c))
-            .when(pl.col("via") == "earliest").then(pl.col(f"e_{c}"))
-            .otherwise(pl.col(f"f_{c}")).alias(c)
+            pl.when(pl.col("via") == "asof")
+            .then(pl.col(c))
+            .when(pl.col("via") == "earliest")
+            .then(pl.col(f"e_{c}"))
+            .otherwise(pl.col(f"f_{c}"))
+            .alias(c)
             for c in version
         )
         .collect()
@@ -759,4 +787,3 @@ def aggregate(curated_dir: Path, out_dir: Path) -> dict:
         write_table(table, schema, out_dir / f"{name}.parquet")
         rows[name] = df.height
     return rows
-

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pyarrow as pa
 
 EVENT_TYPES = ("view", "add_to_cart", "wishlist", "purchase")
@@ -12,6 +15,20 @@ EVENT_TIMESTAMP_ALIASES = ("event_timestamp", "event_time", "timestamp")
 EVENT_OPTIONAL = ("event_id", "quantity", "session_id")
 PRODUCT_REQUIRED = ("product_id", "category", "price")
 PRODUCT_OPTIONAL = ("product_name", "stock_level")
+
+_DROP_DATE = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})(?:/|$)")
+
+
+def drop_date(key: str) -> dt.date | None:
+    """The `dt=YYYY-MM-DD` folder of a dropped file's key (a products file's effective date)."""
+    match = _DROP_DATE.search(key)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
 
 MAX_QUANTITY = 10_000
 DERIVED_ID_PREFIX = "derived-"

@@ -30,6 +30,18 @@ class FileReport:
     error_message: str | None = None
     duration_s: float = 0.0
 
+    @classmethod
+    def rejected(cls, key: str, kind: str, error) -> FileReport:
+        """A file rejected as a whole (`FileRejected`): nothing of it was published, so none
+        of its rows count as processed."""
+        return cls(
+            key=key,
+            kind=kind,
+            status=FileStatus.FAILED_PERMANENT,
+            error_code=error.code,
+            error_message=error.message,
+        )
+
     @property
     def quarantined_total(self) -> int:
         return sum(self.rows_quarantined.values())
