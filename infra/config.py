@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-CONTEXT_KEY = "retail-etl"
-
 
 @dataclass(frozen=True)
 class EnvironmentConfig:

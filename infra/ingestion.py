@@ -63,7 +63,7 @@ class Ingestion(Construct):
         self.dlq = sqs.Queue(
             self,
             "IngestDlq",
-            queue_name=f"{settings.ingest_queue}-dlq",
+            queue_name=settings.dead_letter_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,

@@ -6,11 +6,16 @@ all derive names from `Settings`, so the laptop and the cloud cannot drift apart
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, replace
+from pathlib import Path
 
 ENV_PREFIX = "RETAIL_ETL_"
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+CONTEXT_KEY = "retail-etl"
+LOCAL_ENVIRONMENT = "dev"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,32 @@ class Settings:
             glue_database=prefix.replace("-", "_"),
             ingest_queue=f"{prefix}-ingest",
         )
+
+    @classmethod
+    def for_environment(
+        cls,
+        name: str = LOCAL_ENVIRONMENT,
+        account: str = "000000000000",
+        region: str = "eu-west-1",
+        cdk_json: Path = CDK_JSON,
+    ) -> Settings:
+        """The names and thresholds the CDK app gives environment `name` in cdk.json, so the
+        local runtime and the CLI against a deployed stack use the stack's own names."""
+        context = json.loads(cdk_json.read_text())["context"][CONTEXT_KEY]
+        environments = context.get("environments", {})
+        if name not in environments:
+            raise KeyError(
+                f"no environment {name!r} in {cdk_json.name}; have {sorted(environments)}"
+            )
+        values = {**context.get("defaults", {}), **environments[name]}
+        settings = cls.for_prefix(values["prefix"], account, region)
+        if "glue_threshold_bytes" in values:
+            settings = replace(settings, glue_threshold_bytes=int(values["glue_threshold_bytes"]))
+        return settings
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.ingest_queue}-dlq"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

@@ -308,3 +308,43 @@ def _number(value: Any) -> Any:
     if isinstance(value, list):
         return [_number(v) for v in value]
     return value
+
+
+def export_items(ledger: DynamoLedger) -> list[dict[str, Any]]:
+    """Every item of the ledger (files, dates, locks) as plain JSON-able values."""
+    out, kwargs = [], {"TableName": ledger.table, "ConsistentRead": True}
+    while True:
+        page = ledger.db.scan(**kwargs)
+        out += [_plain(i) for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return sorted(out, key=lambda i: (i["pk"], i["sk"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def import_items(ledger: DynamoLedger, items: list[dict[str, Any]]) -> None:
+    """Write exported items back (the local runtime restoring its state in a new process)."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    ser = TypeSerializer()
+    for start in range(0, len(items), 25):  # BatchWriteItem's limit
+        requests = [
+            {"PutRequest": {"Item": {k: ser.serialize(_decimal(v)) for k, v in item.items()}}}
+            for item in items[start : start + 25]
+        ]
+        pending = {ledger.table: requests}
+        while pending:
+            pending = ledger.db.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _decimal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimal(v) for v in value]
+    return value

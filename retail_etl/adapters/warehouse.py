@@ -110,7 +110,8 @@ class DuckDBWarehouse:
     def render(self, statement: str | Copy) -> str:
         if isinstance(statement, Copy):
             return (
-                f"INSERT INTO {statement.stage} SELECT * FROM read_parquet('{statement.location}')"
+                f"INSERT INTO {statement.stage} SELECT * FROM "
+                f"read_parquet('{statement.location}', hive_partitioning = false)"
             )
         return self.to_duckdb(statement)
 

@@ -5,6 +5,7 @@ Names come from the same `Settings` the CDK stack uses, so the local run and the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -13,9 +14,15 @@ from retail_etl.adapters.catalog import ensure_tables
 from retail_etl.adapters.ledger import ATTRIBUTES, KEY_SCHEMA
 from retail_etl.config import Settings
 
+# cdk.json's ingest_max_receives for dev is the EnvironmentConfig default
+MAX_RECEIVES = 5
+# The stack uses 6x the Lambda timeout; locally failed messages are made visible at once.
+VISIBILITY_TIMEOUT_S = 900
+
 
 def provision(settings: Settings, session: Any = None) -> None:
-    """Buckets (raw versioned), the ledger table and the Glue catalog; idempotent."""
+    """Buckets (raw versioned), the ledger table, the ingest queue with its DLQ and the Glue
+    catalog; idempotent."""
     session = session or boto3.Session()
     s3 = session.client("s3")
     region = session.region_name or "eu-west-1"
@@ -39,4 +46,21 @@ def provision(settings: Settings, session: Any = None) -> None:
         )
     ensure_tables(
         settings.glue_database, settings.curated_bucket, settings.analytics_bucket, session
+    )
+    _queues(settings, session.client("sqs"))
+
+
+def _queues(settings: Settings, sqs: Any) -> None:
+    dlq = sqs.create_queue(QueueName=settings.dead_letter_queue)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sqs.create_queue(
+        QueueName=settings.ingest_queue,
+        Attributes={
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+            ),
+        },
     )

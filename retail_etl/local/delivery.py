@@ -21,17 +21,28 @@ def object_created(bucket: str, key: str, version: str | None = None) -> dict:
 
 
 def sqs_record(body: dict, message_id: str | None = None) -> dict:
-    """One SQS record as the Lambda event source mapping delivers it."""
+    """One SQS record as the Lambda event source mapping delivers it (for direct calls)."""
+    message = {
+        "MessageId": message_id or str(uuid.uuid4()),
+        "ReceiptHandle": "local",
+        "Body": json.dumps(body),
+        "Attributes": {"ApproximateReceiveCount": "1"},
+    }
+    return lambda_sqs_record(message, "arn:aws:sqs:eu-west-1:000000000000:ingest", "eu-west-1")
+
+
+def lambda_sqs_record(message: dict, queue_arn: str, region: str) -> dict:
+    """An SQS ReceiveMessage message in the shape the event source mapping hands to Lambda."""
     return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": "local",
-        "body": json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:000000000000:ingest",
-        "awsRegion": "eu-west-1",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
     }
 
 

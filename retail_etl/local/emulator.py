@@ -69,7 +69,7 @@ def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
     urllib.request.urlopen(
         urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
     ).close()
-    saved = {k: os.environ.get(k) for k in _ENV}
+    saved = {k: os.environ.get(k) for k in EMULATOR_ENV}
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": server.endpoint,
@@ -91,7 +91,7 @@ def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
                 os.environ[k] = v
 
 
-_ENV = (
+EMULATOR_ENV = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",

@@ -1,0 +1,361 @@
+"""The whole pipeline on a laptop: the real handlers against emulated AWS, DuckDB as Redshift.
+
+`LocalPipeline` is a context manager that stands up a moto server (port 0) with every resource
+the stack creates, named from cdk.json's `dev` environment (`Settings.for_environment`), and
+restores the state a previous command left in the output folder. Then:
+
+* `drop(input_dir)` puts each file into the raw bucket as a producer would (drop order: `dt=`
+  date, a date's products before its events, then path; a file whose bytes are already the
+  current object is left alone, like `aws s3 sync`), sends the EventBridge "Object Created"
+  event the stack's rule puts on the ingest queue, and drains the queue like the Lambda event
+  source mapping: the ingest handler gets SQS batches, failed items are retried and end in the
+  DLQ after the allowed receives;
+* `run_daily()` runs the state machine's tasks in its order through the same handlers:
+  plan → aggregate each date (the Map, `workers` at a time) → load → mark loaded. The load
+  is the one local substitution: the planned dates go into `warehouse.duckdb` with the same
+  SQL Redshift runs (see `adapters/warehouse.py`), read from the mirrored Parquet.
+
+Handlers run in worker processes (`containers.py`) as Lambda containers would. On exit the
+account is written down to the output folder (`state.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from retail_etl import daily
+from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, DynamoLedger, FileVersion
+from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.warehouse import DuckDBWarehouse, LoadRequest
+from retail_etl.config import Settings
+from retail_etl.local.account import provision
+from retail_etl.local.containers import LambdaContainers
+from retail_etl.local.delivery import lambda_sqs_record, object_created
+from retail_etl.local.emulator import EMULATOR_ENV, emulated_aws
+from retail_etl.local.state import LocalState
+from retail_etl.local_core import DroppedFile, discover, waves
+
+INGEST = "lambdas.ingest.handler.handler"
+PLAN = "lambdas.daily.handler.plan"
+AGGREGATE = "lambdas.daily.handler.aggregate_day"
+MARK_LOADED = "lambdas.daily.handler.mark_loaded"
+WAREHOUSE = "warehouse.duckdb"
+# One file per invocation locally, so two containers clean two files at once; in AWS the event
+# source mapping batches up to 5 and scales out instead.
+BATCH_SIZE = 1
+DEAD_LETTERED = "DEAD_LETTERED"
+UNCHANGED = "UNCHANGED"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DailyRun:
+    """What one run of the daily workflow did."""
+
+    run_date: str
+    dates: list[dict[str, Any]]
+    loaded: list[str]
+    still_dirty: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def aggregated(self) -> list[str]:
+        return [d["date"] for d in self.dates]
+
+
+@dataclass
+class FileOutcome:
+    """One dropped file as the ledger (or the DLQ) saw it."""
+
+    key: str
+    kind: str
+    status: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def reconciles(self) -> bool:
+        r = self.record
+        if self.status != DONE:
+            return True  # nothing was curated from it
+        quarantined = sum(r.get("rows_quarantined", {}).values())
+        return r["rows_in"] == r["rows_curated"] + quarantined + r["rows_duplicate"]
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "status": self.status,
+            "rows_in": r.get("rows_in", 0),
+            "rows_curated": r.get("rows_curated", 0),
+            "rows_duplicate": r.get("rows_duplicate", 0),
+            "rows_quarantined": r.get("rows_quarantined", {}),
+            "reconciles": self.reconciles(),
+            "event_dates": r.get("event_dates", []),
+            "error_code": r.get("error_code") or None,
+            "error_message": r.get("error_message") or r.get("last_error") or None,
+            "attempts": r.get("attempts", 0),
+            "duration_s": r.get("duration_s", 0.0),
+        }
+
+
+class LocalPipeline:
+    """The deployed pipeline, emulated in this process; state kept in `out_dir`."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        settings: Settings | None = None,
+        workers: int = 2,
+        progress: Progress | None = None,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.settings = settings or Settings.for_environment()
+        self.workers = workers
+        self.progress = progress or (lambda message: None)
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+        self._handled, self._expected = 0, 0
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalPipeline:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._stack.enter_context(emulated_aws())
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        s = self.settings
+        provision(s)
+        self.s3 = boto3.client("s3")
+        self.sqs = boto3.client("sqs")
+        self.store = ObjectStore(self.s3)
+        self.ledger = DynamoLedger(boto3.client("dynamodb"), s.ledger_table, s.lease_seconds)
+        self.queue_url = self.sqs.get_queue_url(QueueName=s.ingest_queue)["QueueUrl"]
+        self.dlq_url = self.sqs.get_queue_url(QueueName=s.dead_letter_queue)["QueueUrl"]
+        self.queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.state = LocalState(s, self.out_dir, self.s3, self.ledger)
+        if self.state.exists:
+            self.progress(f"restoring the state kept in {self.out_dir}")
+            self.state.restore()
+        env = {
+            **{k: os.environ[k] for k in EMULATOR_ENV},
+            **s.to_env(),
+            "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
+        }
+        self.containers = LambdaContainers(env, self.out_dir / "logs" / "lambda.log", self.workers)
+        self._stack.callback(self.containers.close)
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self.save()
+        finally:
+            self._stack.close()
+
+    def save(self) -> None:
+        """Write the account down to the output folder (mirror and ledger JSON)."""
+        self.progress(f"writing the buckets and the ledger to {self.out_dir}")
+        self.state.save()
+
+    # ingestion ------------------------------------------------------------------------------
+
+    def drop(self, input_dir: Path) -> list[FileOutcome]:
+        """Drop every file under `input_dir` in drop order and let the ingest Lambda process
+        them; returns one outcome per file (UNCHANGED for files already in the raw bucket)."""
+        input_dir = Path(input_dir)
+        if not input_dir.is_dir():
+            raise NotADirectoryError(f"input folder not found: {input_dir}")
+        files = discover(input_dir)
+        self._handled, self._expected = 0, len(files)
+        outcomes: dict[str, FileOutcome] = {}
+        versions: dict[str, str] = {}
+        for wave in waves(files):
+            for f in wave:
+                version = self._put(input_dir, f)
+                if version is None:
+                    outcomes[f.key] = FileOutcome(f.key, f.kind, UNCHANGED)
+                else:
+                    versions[f.key] = version
+                    self._announce(f.key, version)
+            self.drain()
+        for f in files:
+            if f.key not in outcomes:
+                outcomes[f.key] = self.outcome(f.key, f.kind, versions[f.key])
+        return [outcomes[f.key] for f in files]
+
+    def _put(self, input_dir: Path, f: DroppedFile) -> str | None:
+        """Upload unless the raw bucket's current object has the same bytes; the version."""
+        path = input_dir / f.key
+        data = path.read_bytes()
+        etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+        try:
+            if self.s3.head_object(Bucket=self.settings.raw_bucket, Key=f.key)["ETag"] == etag:
+                return None
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                raise
+        put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=f.key, Body=data)
+        self.state.note("raw", f.key, path, put["ETag"])
+        return put["VersionId"]
+
+    def put_raw(self, key: str, data: bytes) -> str:
+        """Put a file into the raw bucket and announce it (replays); returns its version."""
+        put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
+        self._announce(key, put["VersionId"])
+        return put["VersionId"]
+
+    def _announce(self, key: str, version: str) -> None:
+        """What the stack's EventBridge rule does for every new raw object."""
+        event = object_created(self.settings.raw_bucket, key, version)
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event))
+
+    def redeliver(self) -> int:
+        """Send every processed file's event again (S3 and SQS deliver at least once)."""
+        files = [i for i in self.ledger.files() if i["status"] in (DONE, FAILED_PERMANENT)]
+        self._handled, self._expected = 0, len(files)
+        for item in files:
+            self._announce(item["object_key"], item["version_id"])
+        self.drain()
+        return len(files)
+
+    def drain(self) -> None:
+        """Poll the ingest queue like the Lambda event source mapping until it is empty."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="poller") as pollers:
+            for poller in [pollers.submit(self._poll) for _ in range(self.workers)]:
+                poller.result()
+
+    def _poll(self) -> None:
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=BATCH_SIZE,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                if self._queue_empty():
+                    return
+                time.sleep(0.05)
+                continue
+            region = self.s3.meta.region_name
+            event = {"Records": [lambda_sqs_record(m, self.queue_arn, region) for m in messages]}
+            reply = self.containers.invoke(INGEST, event)
+            failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
+            for m in messages:
+                if m["MessageId"] in failed:  # retry now rather than after the visibility timeout
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url,
+                        ReceiptHandle=m["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+                else:
+                    self.sqs.delete_message(
+                        QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"]
+                    )
+                    with self._lock:
+                        self._handled += 1
+                        count = f" ({self._handled}/{self._expected})" if self._expected else ""
+                    self.progress(f"ingested {_key_of(m)}{count}")
+
+    def _queue_empty(self) -> bool:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return all(int(v) == 0 for v in attrs.values())
+
+    def outcome(self, key: str, kind: str, version: str) -> FileOutcome:
+        item = self.ledger.get(FileVersion(self.settings.raw_bucket, key, version)) or {}
+        status = item.get("status")
+        if status not in (DONE, FAILED_PERMANENT):
+            status = DEAD_LETTERED  # every try failed: the message is in the DLQ
+        return FileOutcome(key, kind, status, item)
+
+    def dead_letters(self) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    # the daily workflow ---------------------------------------------------------------------
+
+    def run_daily(self, run_date: dt.date | None = None) -> DailyRun | None:
+        """The state machine's tasks in order; None when no date is dirty and no run date is
+        given (nothing new to aggregate)."""
+        if run_date is None:
+            dirty = self.ledger.dirty_dates()
+            if not dirty:
+                return None
+            run_date = max(dirty)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        planned = self.containers.invoke(PLAN, {"run_date": run_date.isoformat()})
+        dates = planned["dates"]
+        self.progress(f"aggregating {len(dates)} date(s): {', '.join(d['date'] for d in dates)}")
+        aggregated = [self.containers.submit(AGGREGATE, {"date": d["date"]}) for d in dates]
+        rows = {d["date"]: f.result()["rows"] for d, f in zip(dates, aggregated, strict=True)}
+        timings["aggregate_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self.progress(f"loading {WAREHOUSE}")
+        self.save()  # the load reads the mirrored Parquet
+        self.load([d["date"] for d in dates])
+        timings["load_s"] = time.perf_counter() - started
+        marked = self.containers.invoke(MARK_LOADED, {"dates": dates})
+        return DailyRun(
+            planned["run_date"],
+            [{**d, "rows": rows[d["date"]]} for d in dates],
+            marked["clean"],
+            marked["still_dirty"],
+            timings,
+        )
+
+    def load(self, days: list[str]) -> None:
+        """The dates' facts and aggregates into the DuckDB warehouse, from the mirror."""
+        request = daily.load_request(days, self.settings, self.store)
+        warehouse = DuckDBWarehouse(self.out_dir / WAREHOUSE)
+        try:
+            warehouse.load(LoadRequest(request.dates, self._local(request.source)))
+        finally:
+            warehouse.close()
+
+    def _local(self, source: Callable[[str, dt.date | None], str | None]):
+        zones = {z.bucket: z for z in self.state.zones.values()}
+
+        def local_source(table: str, day: dt.date | None) -> str | None:
+            url = source(table, day)
+            if url is None:
+                return None
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            path = zones[bucket].path(key)
+            return str(path / "*.parquet") if key.endswith("/") else str(path)
+
+        return local_source
+
+
+def _key_of(message: dict) -> str:
+    body = json.loads(message["Body"])
+    try:
+        from urllib.parse import unquote_plus
+
+        return unquote_plus(body["detail"]["object"]["key"])
+    except (KeyError, TypeError):
+        return message["MessageId"]

@@ -1,0 +1,113 @@
+"""The local run's state on disk: the emulated buckets mirrored into OUT, the ledger as JSON.
+
+moto keeps everything in memory, so a local run ends by writing its account down: each bucket
+is mirrored into the output folder (only objects whose ETag changed are downloaded, deleted
+objects are deleted) and the ledger table is exported to `ledger.json`. The next command on
+the same folder starts a fresh emulator and uploads it all back, so `run` twice, `status`,
+`replay-quarantine` and `backfill` continue where the last command stopped.
+
+Layout: `raw/…` is the raw bucket; the curated bucket's zones (`curated/`, `quarantine/`,
+`parked/`) and the analytics bucket's `aggregates/` sit at the top of OUT under their own keys.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retail_etl.adapters.ledger import DynamoLedger, export_items, import_items
+from retail_etl.config import Settings
+from retail_etl.ingest import STAGING
+
+INDEX = Path(".state") / "objects.json"
+LEDGER_JSON = "ledger.json"
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One bucket and the folder of OUT it is mirrored to."""
+
+    name: str
+    bucket: str
+    folder: Path
+
+    def path(self, key: str) -> Path:
+        return self.folder / key
+
+
+def zones(settings: Settings, out_dir: Path) -> tuple[Zone, ...]:
+    return (
+        Zone("raw", settings.raw_bucket, out_dir / "raw"),
+        Zone("curated", settings.curated_bucket, out_dir),
+        Zone("analytics", settings.analytics_bucket, out_dir),
+    )
+
+
+class LocalState:
+    """Mirror of an emulated account in `out_dir`, and its restore."""
+
+    def __init__(self, settings: Settings, out_dir: Path, s3: Any, ledger: DynamoLedger) -> None:
+        self.out_dir = out_dir
+        self.zones = {z.name: z for z in zones(settings, out_dir)}
+        self.s3 = s3
+        self.ledger = ledger
+        index_file = out_dir / INDEX
+        self.index: dict[str, dict[str, str]] = (
+            json.loads(index_file.read_text()) if index_file.exists() else {}
+        )
+
+    @property
+    def exists(self) -> bool:
+        return (self.out_dir / LEDGER_JSON).exists()
+
+    def restore(self) -> int:
+        """Upload the mirror and the ledger into the (empty) emulated account; objects
+        uploaded."""
+        items = json.loads((self.out_dir / LEDGER_JSON).read_text())
+        import_items(self.ledger, items)
+        uploaded = 0
+        for name, objects in self.index.items():
+            zone = self.zones[name]
+            for key in objects:
+                path = zone.path(key)
+                if path.exists():
+                    self.s3.put_object(Bucket=zone.bucket, Key=key, Body=path.read_bytes())
+                    uploaded += 1
+        return uploaded
+
+    def note(self, zone: str, key: str, source: Path, etag: str) -> None:
+        """Record an object whose bytes are already on disk (a dropped file): no download."""
+        target = self.zones[zone].path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+        self.index.setdefault(zone, {})[key] = etag
+
+    def save(self) -> None:
+        """Mirror every bucket into OUT and write the ledger JSON."""
+        for zone in self.zones.values():
+            self._mirror(zone)
+        (self.out_dir / INDEX).parent.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / INDEX).write_text(json.dumps(self.index, indent=1, sort_keys=True))
+        items = export_items(self.ledger)
+        (self.out_dir / LEDGER_JSON).write_text(json.dumps(items, indent=1, default=str) + "\n")
+
+    def _mirror(self, zone: Zone) -> None:
+        known = self.index.setdefault(zone.name, {})
+        current: dict[str, str] = {}
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=zone.bucket)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                if not obj["Key"].startswith(STAGING + "/"):
+                    current[obj["Key"]] = obj["ETag"]
+        for key, etag in current.items():
+            path = zone.path(key)
+            if known.get(key) != etag or not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(zone.bucket, key, str(path))
+        for key in set(known) - set(current):
+            zone.path(key).unlink(missing_ok=True)
+        self.index[zone.name] = current
