@@ -9,8 +9,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 import cdk_nag
 
-from infra.config import CONTEXT_KEY, EnvironmentConfig, environment_names
+from infra.config import EnvironmentConfig, environment_names
 from infra.stack import RetailEtlStack
+from retail_etl.config import CONTEXT_KEY
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
