@@ -33,7 +33,8 @@ ASSET_EXCLUDE = [
     "*.pyc",
     "/retail_etl/generator",
     "/retail_etl/local",
-    "/retail_etl/cli.py",
+    "/retail_etl/cli",
+    "/retail_etl/operations",
     "/retail_etl/__main__.py",
     "/retail_etl/local_core.py",
 ]

@@ -67,9 +67,9 @@ class DailyRun:
     """What one run of the daily workflow did."""
 
     run_date: str
-    dates: list[dict[str, Any]]
-    loaded: list[str]
-    still_dirty: list[str]
+    dates: list[dict[str, Any]]  # every planned date: aggregated and loaded
+    marked_clean: list[str]  # dirty dates whose change this run loaded
+    still_dirty: list[str]  # dates that changed again during the run
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -121,8 +121,12 @@ class LocalPipeline:
         settings: Settings | None = None,
         workers: int = 2,
         progress: Progress | None = None,
+        read_only: bool = False,
     ) -> None:
+        """`read_only`: restore the ledger and DLQ only, start no Lambda containers and write
+        nothing back (for `status`)."""
         self.out_dir = Path(out_dir)
+        self.read_only = read_only
         self.settings = settings or Settings.for_environment()
         self.workers = workers
         self.progress = progress or (lambda message: None)
@@ -154,10 +158,12 @@ class LocalPipeline:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
-        self.state = LocalState(s, self.out_dir, self.s3, self.ledger)
+        self.state = LocalState(s, self.out_dir, self.s3, self.ledger, self.sqs, self.dlq_url)
         if self.state.exists:
             self.progress(f"restoring the state kept in {self.out_dir}")
-            self.state.restore()
+            self.state.restore(objects=not self.read_only)
+        if self.read_only:
+            return
         env = {
             **{k: os.environ[k] for k in EMULATOR_ENV},
             **s.to_env(),
@@ -168,7 +174,8 @@ class LocalPipeline:
 
     def __exit__(self, *exc_info) -> None:
         try:
-            self.save()
+            if not self.read_only:
+                self.save()
         finally:
             self._stack.close()
 
@@ -218,11 +225,16 @@ class LocalPipeline:
         self.state.note("raw", f.key, path, put["ETag"])
         return put["VersionId"]
 
-    def put_raw(self, key: str, data: bytes) -> str:
-        """Put a file into the raw bucket and announce it (replays); returns its version."""
-        put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
-        self._announce(key, put["VersionId"])
-        return put["VersionId"]
+    def ingest(self, files: dict[str, bytes]) -> list[FileOutcome]:
+        """Put new files (replays) into the raw bucket and let the ingest Lambda take them."""
+        versions = {}
+        self._handled, self._expected = 0, len(files)
+        for key, data in files.items():
+            put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
+            versions[key] = put["VersionId"]
+            self._announce(key, put["VersionId"])
+        self.drain()
+        return [self.outcome(k, k.split("/", 1)[0], v) for k, v in versions.items()]
 
     def _announce(self, key: str, version: str) -> None:
         """What the stack's EventBridge rule does for every new raw object."""

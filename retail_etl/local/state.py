@@ -24,6 +24,7 @@ from retail_etl.ingest import STAGING
 
 INDEX = Path(".state") / "objects.json"
 LEDGER_JSON = "ledger.json"
+DEAD_LETTERS_JSON = "dead-letters.json"
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,18 @@ def zones(settings: Settings, out_dir: Path) -> tuple[Zone, ...]:
 class LocalState:
     """Mirror of an emulated account in `out_dir`, and its restore."""
 
-    def __init__(self, settings: Settings, out_dir: Path, s3: Any, ledger: DynamoLedger) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        out_dir: Path,
+        s3: Any,
+        ledger: DynamoLedger,
+        sqs: Any,
+        dlq_url: str,
+    ) -> None:
         self.out_dir = out_dir
+        self.sqs = sqs
+        self.dlq_url = dlq_url
         self.zones = {z.name: z for z in zones(settings, out_dir)}
         self.s3 = s3
         self.ledger = ledger
@@ -63,12 +74,17 @@ class LocalState:
     def exists(self) -> bool:
         return (self.out_dir / LEDGER_JSON).exists()
 
-    def restore(self) -> int:
-        """Upload the mirror and the ledger into the (empty) emulated account; objects
-        uploaded."""
+    def restore(self, objects: bool = True) -> int:
+        """Put the ledger, the dead letters and (unless `objects` is false) the mirrored
+        objects back into the (empty) emulated account; returns the objects uploaded."""
         items = json.loads((self.out_dir / LEDGER_JSON).read_text())
         import_items(self.ledger, items)
+        dead = self.out_dir / DEAD_LETTERS_JSON
+        for body in json.loads(dead.read_text()) if dead.exists() else []:
+            self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body)
         uploaded = 0
+        if not objects:
+            return uploaded
         for name, objects in self.index.items():
             zone = self.zones[name]
             for key in objects:
@@ -94,6 +110,24 @@ class LocalState:
         (self.out_dir / INDEX).write_text(json.dumps(self.index, indent=1, sort_keys=True))
         items = export_items(self.ledger)
         (self.out_dir / LEDGER_JSON).write_text(json.dumps(items, indent=1, default=str) + "\n")
+        (self.out_dir / DEAD_LETTERS_JSON).write_text(json.dumps(self._dead_letters(), indent=1))
+
+    def _dead_letters(self) -> list[str]:
+        """The DLQ's message bodies; each is made visible again after it is read."""
+        bodies, handles = [], []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            ).get("Messages", [])
+            if not messages:
+                break
+            bodies += [m["Body"] for m in messages]
+            handles += [m["ReceiptHandle"] for m in messages]
+        for handle in handles:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        return bodies
 
     def _mirror(self, zone: Zone) -> None:
         known = self.index.setdefault(zone.name, {})

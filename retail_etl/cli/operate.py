@@ -1,0 +1,147 @@
+"""`query`, `status`, `replay-quarantine`, `backfill`: on the local run's state (`--out`) or a
+deployed stack (`--stack`, with `--profile`/`--region`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from contextlib import contextmanager
+
+from retail_etl.cli.common import UsageError, console, spinner, write_json
+from retail_etl.cli.display import rows_table
+from retail_etl.local.state import LEDGER_JSON
+
+MAX_QUERY_ROWS = 1000
+MAX_BACKFILL_DAYS = 366
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    if not args.warehouse.is_file():
+        raise UsageError(f"no warehouse at {args.warehouse} (run `python -m retail_etl run` first)")
+    try:
+        with duckdb.connect(str(args.warehouse), read_only=True) as con:
+            result = con.execute(args.sql)
+            columns = [c[0] for c in result.description or []]
+            rows = result.fetchmany(MAX_QUERY_ROWS + 1)
+    except duckdb.Error as exc:
+        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    shown = rows[:MAX_QUERY_ROWS]
+    more = f" (first {MAX_QUERY_ROWS})" if len(rows) > MAX_QUERY_ROWS else ""
+    console.print(rows_table(f"{len(shown)} row(s){more}", columns, shown))
+    return 0
+
+
+@contextmanager
+def _local(args: argparse.Namespace, read_only: bool = False):
+    from retail_etl.local.runtime import LocalPipeline
+
+    if not (args.out / LEDGER_JSON).is_file():
+        raise UsageError(f"no local run state in {args.out} (run `python -m retail_etl run` first)")
+    with (
+        spinner(f"restoring the local run in {args.out} …") as progress,
+        LocalPipeline(args.out, progress=progress, read_only=read_only) as pipeline,
+    ):
+        yield pipeline
+
+
+def _deployed(args: argparse.Namespace):
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from retail_etl.operations.deployed import DeployedStack, StackNotFound
+
+    try:
+        return DeployedStack.connect(args.stack, args.profile, args.region)
+    except (StackNotFound, BotoCoreError, ClientError, KeyError) as exc:
+        raise UsageError(f"cannot reach stack {args.stack}: {exc}") from exc
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from retail_etl.operations.status import pipeline_status
+
+    if args.stack:
+        stack = _deployed(args)
+        status = pipeline_status(stack.ledger, stack.dead_letters())
+    else:
+        with _local(args, read_only=True) as pipeline:
+            status = pipeline_status(pipeline.ledger, pipeline.dead_letters())
+    console.print(
+        rows_table("Files by status", ["status", "files"], status.files_by_status.items())
+    )
+    console.print(rows_table("Rows", ["", "rows"], status.rows.items()))
+    if status.problems:
+        columns = ["key", "status", "error_code", "error", "attempts"]
+        rows = [[p[c] for c in columns] for p in status.problems]
+        console.print(rows_table("Files that did not land", columns, rows))
+    console.print(
+        f"dates waiting for the daily workflow: {', '.join(status.dirty_dates) or 'none'}"
+    )
+    console.print(f"messages in the dead-letter queue: {status.dead_letters}")
+    write_json(args.json, status.to_dict())
+    return 0 if not status.problems and not status.dead_letters else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from retail_etl.operations.replay import build_replays
+
+    kinds = [args.kind] if args.kind else ["events", "products"]
+    if args.stack:
+        stack = _deployed(args)
+        s = stack.settings
+        replays = build_replays(stack.store, s.raw_bucket, s.curated_bucket, args.reason, kinds)
+        for replay in replays:
+            stack.put_raw(replay.key, replay.data)
+            console.print(f"dropped {replay.key} ({replay.rows} rows of {replay.source_file})")
+        console.print(f"{len(replays)} replay file(s) dropped; the stack ingests them")
+        return 0
+    from retail_etl.cli.pipeline import show_run
+    from retail_etl.local.run import RunReport
+
+    with _local(args) as pipeline:
+        s = pipeline.settings
+        replays = build_replays(pipeline.store, s.raw_bucket, s.curated_bucket, args.reason, kinds)
+        if not replays:
+            console.print("nothing to replay: every chosen quarantined row was replayed already")
+            return 0
+        started = time.perf_counter()
+        outcomes = pipeline.ingest({r.key: r.data for r in replays})
+        timings = {"ingest_s": time.perf_counter() - started}
+        daily = pipeline.run_daily()
+        timings |= daily.timings if daily else {}
+        timings["total_s"] = time.perf_counter() - started
+        report = RunReport(outcomes, [], pipeline.dead_letters(), daily, timings)
+    show_run(report, "Replayed quarantine")
+    write_json(args.json, report.to_dict())
+    return 0 if report.ok else 1
+
+
+def _dates(args: argparse.Namespace) -> list[dt.date]:
+    if args.to < args.from_:
+        raise UsageError(f"--to {args.to} is before --from {args.from_}")
+    days = (args.to - args.from_).days + 1
+    if days > MAX_BACKFILL_DAYS:
+        raise UsageError(f"{days} days asked; backfill at most {MAX_BACKFILL_DAYS} at a time")
+    return [args.from_ + dt.timedelta(days=i) for i in range(days)]
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    dates = _dates(args)
+    if args.stack:
+        stack = _deployed(args)
+        failed = 0
+        for day in dates:  # oldest first, one at a time, like the DAG
+            arn = stack.start_daily(day, "backfill")
+            status = "STARTED" if args.no_wait else stack.wait(arn)
+            failed += status not in ("STARTED", "SUCCEEDED")
+            console.print(f"{day}: {status} {arn}")
+        return 1 if failed else 0
+    results = []
+    with _local(args) as pipeline:
+        for day in dates:
+            run = pipeline.run_daily(day)  # with a run date, never None
+            results.append((day.isoformat(), ", ".join(run.aggregated)))
+    title = "Backfill: each run date's plan, aggregated and loaded into the warehouse"
+    console.print(rows_table(title, ["run date", "dates aggregated and loaded"], results))
+    return 0

@@ -1,0 +1,98 @@
+"""A deployed stack, for the operator CLI's `--stack`: its names, ledger, queues and workflow.
+
+Names come from cdk.json like the stack's own (`Settings.for_environment`, with the caller's
+account and region), and the state machine's ARN from the stack's outputs, so the CLI needs
+nothing but the stack name and credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.objects import ObjectStore
+from retail_etl.config import Settings
+
+STACK_PREFIX = "RetailEtl-"
+FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class StackNotFound(Exception):
+    """The stack does not exist in this account and region, or is not a retail-etl stack."""
+
+
+@dataclass
+class DeployedStack:
+    session: Any
+    settings: Settings
+    outputs: dict[str, str]
+
+    @classmethod
+    def connect(cls, stack: str, profile: str | None, region: str | None) -> DeployedStack:
+        if not stack.startswith(STACK_PREFIX):
+            raise StackNotFound(f"{stack}: retail-etl stacks are named {STACK_PREFIX}<env>")
+        session = boto3.Session(profile_name=profile, region_name=region)
+        cfn = session.client("cloudformation")
+        try:
+            found = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        except cfn.exceptions.ClientError as exc:
+            raise StackNotFound(f"{stack}: {exc.response['Error']['Message']}") from exc
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+        account = session.client("sts").get_caller_identity()["Account"]
+        env = stack.removeprefix(STACK_PREFIX)
+        settings = Settings.for_environment(env, account, session.region_name)
+        return cls(session, settings, outputs)
+
+    @property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.session.client("s3"))
+
+    @property
+    def ledger(self) -> DynamoLedger:
+        return DynamoLedger(self.session.client("dynamodb"), self.settings.ledger_table)
+
+    def dead_letters(self) -> int:
+        sqs = self.session.client("sqs")
+        url = sqs.get_queue_url(QueueName=self.settings.dead_letter_queue)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    def put_raw(self, key: str, data: bytes) -> None:
+        """A new raw object: the stack's own notification pipeline ingests it."""
+        self.session.client("s3").put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
+
+    def start_daily(self, run_date: dt.date, tag: str) -> str:
+        """Start one execution of the daily state machine for `run_date`; its ARN."""
+        sfn = self.session.client("stepfunctions")
+        name = f"{tag}-{run_date.isoformat()}-{int(time.time())}"
+        started = sfn.start_execution(
+            stateMachineArn=self.outputs["StateMachineArn"],
+            name=name,
+            input=json.dumps({"run_date": run_date.isoformat()}),
+        )
+        return started["executionArn"]
+
+    def wait(
+        self,
+        execution_arn: str,
+        poll_seconds: float = 10.0,
+        max_polls: int = 2160,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> str:
+        """The execution's final status (polls at most `max_polls` times: 6 h by default)."""
+        sfn = self.session.client("stepfunctions")
+        for _ in range(max_polls):
+            status = sfn.describe_execution(executionArn=execution_arn)["status"]
+            if status in FINAL:
+                return status
+            sleep(poll_seconds)
+        return "RUNNING"
