@@ -11,9 +11,14 @@ import json
 
 import numpy as np
 
+LATE_EVENTS_PER_DATE = 40
+
 
 def late_events_file(
-    event_dates: list[dt.date], product_ids: list[str], events_per_date: int = 40, seed: int = 7
+    event_dates: list[dt.date],
+    product_ids: list[str],
+    events_per_date: int = LATE_EVENTS_PER_DATE,
+    seed: int = 7,
 ) -> bytes:
     """JSON Lines with `events_per_date` valid events on each date: views, and purchases by a
     few users so every aggregate of those dates changes. Event ids are new (`late-…`)."""
