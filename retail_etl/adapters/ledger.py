@@ -279,6 +279,16 @@ class DynamoLedger:
         item = self.db.get_item(TableName=self.table, Key=file.item_key, ConsistentRead=True)
         return _plain(item["Item"]) if "Item" in item else None
 
+    def versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """Every processed version of one object, oldest claim first."""
+        page = self.db.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"file#{bucket}/{key}"}},
+            ConsistentRead=True,
+        )
+        return sorted((_plain(i) for i in page["Items"]), key=lambda i: i.get("started_at", 0))
+
     def files(self) -> list[dict[str, Any]]:
         """Every file item, for `status` and the local run's ledger export."""
         out, kwargs = [], {"TableName": self.table}

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS
 from retail_etl.local.run import RunReport
+from retail_etl.local.runtime import UNCHANGED
 
 
 def files_table(report: RunReport, title: str) -> Table:
@@ -17,7 +18,11 @@ def files_table(report: RunReport, title: str) -> Table:
         table.add_column(col, justify="left" if col in ("file", "status") else "right")
     for f in report.files:
         d = f.to_dict()
-        status = d["status"] + (f": {d['error_code']}" if d["error_code"] else "")
+        status = d["status"]
+        if d["status"] == UNCHANGED and d["last_status"]:
+            status += f" (was {d['last_status']})"
+        if d["error_code"]:
+            status += f": {d['error_code']}"
         quarantined = sum(d["rows_quarantined"].values())
         table.add_row(
             d["key"],

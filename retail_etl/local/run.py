@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retail_etl.adapters.ledger import DONE
 from retail_etl.local.runtime import UNCHANGED, DailyRun, FileOutcome, LocalPipeline
 from retail_etl.local_core import KINDS
 
@@ -40,9 +39,7 @@ class RunReport:
     @property
     def ok(self) -> bool:
         """Every file landed and reconciles, and nothing is waiting in the DLQ."""
-        return not self.dead_letters and all(
-            f.status in (DONE, UNCHANGED) and f.reconciles() for f in self.files
-        )
+        return not self.dead_letters and all(f.landed and f.reconciles() for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
         rows = self.event_rows

@@ -86,9 +86,16 @@ class FileOutcome:
     status: str
     record: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def landed(self) -> bool:
+        """Curated now, or unchanged since it was."""
+        return self.status == DONE or (
+            self.status == UNCHANGED and self.record.get("status") == DONE
+        )
+
     def reconciles(self) -> bool:
         r = self.record
-        if self.status != DONE:
+        if r.get("status") != DONE:
             return True  # nothing was curated from it
         quarantined = sum(r.get("rows_quarantined", {}).values())
         return r["rows_in"] == r["rows_curated"] + quarantined + r["rows_duplicate"]
@@ -99,6 +106,7 @@ class FileOutcome:
             "key": self.key,
             "kind": self.kind,
             "status": self.status,
+            "last_status": r.get("status"),
             "rows_in": r.get("rows_in", 0),
             "rows_curated": r.get("rows_curated", 0),
             "rows_duplicate": r.get("rows_duplicate", 0),
@@ -199,8 +207,11 @@ class LocalPipeline:
         for wave in waves(files):
             for f in wave:
                 version = self._put(input_dir, f)
-                if version is None:
-                    outcomes[f.key] = FileOutcome(f.key, f.kind, UNCHANGED)
+                if version is None:  # reported with the outcome of its last processing
+                    earlier = self.ledger.versions(self.settings.raw_bucket, f.key)
+                    outcomes[f.key] = FileOutcome(
+                        f.key, f.kind, UNCHANGED, earlier[-1] if earlier else {}
+                    )
                 else:
                     versions[f.key] = version
                     self._announce(f.key, version)

@@ -1,0 +1,159 @@
+"""`run`, `query`, `status`, `replay-quarantine` and `backfill` on a local run's folder."""
+
+import gzip
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from retail_etl.cli import main
+
+PRODUCTS = (
+    "product_id,product_name,category,price,stock_level\nP1,Mug,Home,9.99,5\nP2,Pen,Office,1.50,\n"
+)
+EVENTS = (
+    "event_id,user_id,product_id,event_type,event_timestamp,quantity\n"
+    "e1,U1,P1,view,2026-11-01T10:00:00Z,1\n"
+    "e2,U1,P1,purchase,2026-11-01T10:05:00Z,2\n"
+    "e3,U1,P2,purchase,2026-11-01T10:06:00Z,1\n"
+    "e4,U2,P2,view,not-a-time,1\n"
+    "e5,,P2,view,2026-11-01T11:00:00Z,1\n"
+)
+BAD = {
+    "events/dt=2026-11-01/empty.csv": b"",
+    "events/dt=2026-11-01/junk.csv": bytes(range(256)) * 4,
+    "events/dt=2026-11-01/truncated.csv.gz": gzip.compress(EVENTS.encode())[:40],
+    "events/dt=2026-11-01/table.parquet": b"PAR1\x00\x00PAR1",
+}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """A folder with two good files, four bad ones and a stray file, run once."""
+    root = tmp_path_factory.mktemp("run")
+    inbox = root / "in"
+    files = {
+        "products/dt=2026-11-01/products.csv": PRODUCTS.encode(),
+        "events/dt=2026-11-01/events.csv": EVENTS.encode(),
+        "notes/readme.txt": b"not a producer file",
+        **BAD,
+    }
+    for key, data in files.items():
+        (inbox / key).parent.mkdir(parents=True, exist_ok=True)
+        (inbox / key).write_bytes(data)
+    code = main(
+        ["run", "--input", str(inbox), "--out", str(root / "out"), "--json", str(root / "r.json")]
+    )
+    return code, json.loads((root / "r.json").read_text()), root
+
+
+def test_run_lands_the_good_files_reports_the_bad_ones_and_exits_1(first_run):
+    code, report, _ = first_run
+    assert code == 1 and not report["ok"]
+    status = {f["key"]: (f["status"], f["error_code"]) for f in report["files"]}
+    assert status == {
+        "products/dt=2026-11-01/products.csv": ("DONE", None),
+        "events/dt=2026-11-01/events.csv": ("DONE", None),
+        "events/dt=2026-11-01/empty.csv": ("FAILED_PERMANENT", "empty_file"),
+        "events/dt=2026-11-01/junk.csv": ("FAILED_PERMANENT", "invalid_encoding"),
+        "events/dt=2026-11-01/truncated.csv.gz": ("FAILED_PERMANENT", "corrupt_compression"),
+        "events/dt=2026-11-01/table.parquet": ("FAILED_PERMANENT", "unsupported_format"),
+    }
+    assert report["ignored"] == ["notes/readme.txt"]
+    assert report["quarantine"] == {"events/invalid_timestamp": 1, "events/missing_user_id": 1}
+    assert all(f["reconciles"] for f in report["files"])
+    assert report["daily"]["marked_clean"] == ["2026-11-01"]
+
+
+def test_query_reads_the_warehouse_the_run_loaded(first_run, capsys):
+    _, _, root = first_run
+    capsys.readouterr()
+    sql = "SELECT category, revenue, purchases FROM retail.daily_category_revenue ORDER BY 1"
+    assert main(["query", "--warehouse", str(root / "out" / "warehouse.duckdb"), sql]) == 0
+    out = capsys.readouterr().out
+    assert "Home" in out and "19.98" in out and "Office" in out and "1.50" in out
+
+
+def test_running_the_same_folder_again_processes_nothing(first_run, tmp_path):
+    _, _, root = first_run
+    out = tmp_path / "out"
+    shutil.copytree(root / "out", out)
+    code = main(
+        ["run", "--input", str(root / "in"), "--out", str(out), "--json", str(tmp_path / "r.json")]
+    )
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {f["status"] for f in report["files"]} == {"UNCHANGED"}
+    assert report["daily"] is None
+    assert code == 1  # the bad files are still bad: they stay reported
+
+
+def test_status_lists_the_files_that_did_not_land_and_exits_1(first_run, tmp_path, capsys):
+    _, _, root = first_run
+    capsys.readouterr()
+    code = main(["status", "--out", str(root / "out"), "--json", str(tmp_path / "s.json")])
+    status = json.loads((tmp_path / "s.json").read_text())
+    assert code == 1
+    assert status["files_by_status"] == {"DONE": 2, "FAILED_PERMANENT": 4}
+    assert {p["error_code"] for p in status["problems"]} == {
+        "empty_file", "invalid_encoding", "corrupt_compression", "unsupported_format"
+    }  # fmt: skip
+    assert status["dirty_dates"] == [] and status["dead_letters"] == 0
+
+
+def test_replay_sends_chosen_quarantined_rows_through_once(first_run, tmp_path):
+    _, _, root = first_run
+    out = tmp_path / "out"
+    shutil.copytree(root / "out", out)
+    argv = ["replay-quarantine", "--out", str(out), "--reason", "missing_user_id"]
+    assert main([*argv, "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    [replayed] = report["files"]
+    assert replayed["key"].startswith("events/dt=2026-11-01/replay/events-")
+    assert replayed["key"].endswith(".csv")  # with the source's header
+    assert (replayed["rows_in"], replayed["rows_quarantined"]["missing_user_id"]) == (1, 1)
+    raw = (out / "raw" / replayed["key"]).read_text().splitlines()
+    assert raw == [EVENTS.splitlines()[0], EVENTS.splitlines()[5]]
+    assert main([*argv, "--json", str(tmp_path / "again.json")]) == 0
+    assert not (tmp_path / "again.json").exists()  # nothing left to replay
+
+
+def test_backfill_reloads_dates_and_leaves_the_warehouse_equal(first_run, tmp_path):
+    _, _, root = first_run
+    out = tmp_path / "out"
+    shutil.copytree(root / "out", out)
+
+    def snapshot():
+        with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute(
+                "SELECT * FROM retail.daily_category_revenue ORDER BY ALL"
+            ).fetchall(), con.execute("SELECT count(*) FROM retail.fact_events").fetchone()
+
+    before = snapshot()
+    assert main(["backfill", "--out", str(out), "--from", "2026-10-31", "--to", "2026-11-01"]) == 0
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--input", "/no/such/folder", "--out", "{tmp}/out"], "input folder not found"),
+        (["query", "--warehouse", "{tmp}/none.duckdb", "SELECT 1"], "no warehouse at"),
+        (["status", "--out", "{tmp}"], "no local run state in"),
+        (["backfill", "--out", "{tmp}", "--from", "2026-11-02", "--to", "2026-11-01"], "before"),
+    ],
+)
+def test_a_wrong_path_or_range_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_bad_sql_is_one_line_and_exit_2(first_run, capsys):
+    _, _, root = first_run
+    warehouse = str(root / "out" / "warehouse.duckdb")
+    capsys.readouterr()
+    assert main(["query", "--warehouse", warehouse, "SELEC nothing FROM nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: query failed: Parser Error") and err.count("\n") == 1
