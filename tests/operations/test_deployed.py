@@ -1,0 +1,112 @@
+"""The operator commands against a deployed stack (`--stack`), on moto."""
+
+import datetime as dt
+import gzip
+import io
+import json
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from retail_etl.cli import main
+from retail_etl.config import Settings
+from retail_etl.domain.contract import QUARANTINE
+from retail_etl.local.account import provision
+from retail_etl.local.emulator import emulated_aws
+
+STACK = "RetailEtl-dev"
+MOTO_ACCOUNT = "123456789012"  # what moto's STS answers
+HEADER = "event_id,user_id,product_id,event_type,event_timestamp,quantity"
+
+
+@pytest.fixture
+def stack():
+    """The dev stack's resources (names from cdk.json) and its outputs, in moto."""
+    with emulated_aws():
+        settings = Settings.for_environment("dev", MOTO_ACCOUNT, "eu-west-1")
+        provision(settings)
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="daily",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/sfn",
+        )["stateMachineArn"]
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {"StateMachineArn": {"Value": machine}},
+        }
+        boto3.client("cloudformation").create_stack(
+            StackName=STACK, TemplateBody=json.dumps(template)
+        )
+        yield settings, machine
+
+
+def test_status_reads_the_deployed_ledger_and_dlq(stack, tmp_path):
+    settings, _ = stack
+    sqs = boto3.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=settings.dead_letter_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    code = main(["status", "--stack", STACK, "--json", str(tmp_path / "s.json")])
+    status = json.loads((tmp_path / "s.json").read_text())
+    assert code == 1  # a message waits in the DLQ
+    assert status["dead_letters"] == 1 and status["files_by_status"] == {}
+
+
+def test_backfill_starts_one_execution_per_date_oldest_first(stack):
+    _, machine = stack
+    argv = ["backfill", "--stack", STACK, "--from", "2026-11-01", "--to", "2026-11-03"]
+    assert main([*argv, "--no-wait"]) == 0
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)
+    inputs = []
+    for e in sorted(executions["executions"], key=lambda e: e["name"]):
+        described = boto3.client("stepfunctions").describe_execution(executionArn=e["executionArn"])
+        inputs.append(json.loads(described["input"])["run_date"])
+        assert e["name"].startswith(f"backfill-{inputs[-1]}-")
+    assert inputs == ["2026-11-01", "2026-11-02", "2026-11-03"]
+
+
+def test_replay_drops_a_file_with_the_gzipped_sources_header_into_the_raw_bucket(stack):
+    settings, _ = stack
+    s3 = boto3.client("s3")
+    source = "events/dt=2026-11-01/part-1.csv.gz"
+    bad_line = "e9,U1,P1,view,yesterday,1"
+    body = gzip.compress(f"{HEADER}\ne1,U1,P1,view,2026-11-01T00:00:00Z,1\n{bad_line}\n".encode())
+    s3.put_object(Bucket=settings.raw_bucket, Key=source, Body=body)
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "source_file": source,
+                "line_number": 3,
+                "reason": "invalid_timestamp",
+                "raw_record": bad_line,
+                "product_id": "P1",
+                "event_date": None,
+                "quarantined_at": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+            }
+        ],
+        schema=QUARANTINE,
+    )
+    sink = io.BytesIO()
+    pq.write_table(rows, sink)
+    s3.put_object(
+        Bucket=settings.curated_bucket, Key="quarantine/kind=events/p.parquet", Body=sink.getvalue()
+    )
+    assert main(["replay-quarantine", "--stack", STACK]) == 0
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=settings.raw_bucket)["Contents"]
+        if "/replay/" in o["Key"]
+    ]
+    assert len(keys) == 1 and keys[0].startswith("events/dt=2026-11-01/replay/part-1-")
+    replay = s3.get_object(Bucket=settings.raw_bucket, Key=keys[0])["Body"].read().decode()
+    assert replay == f"{HEADER}\n{bad_line}\n"
+    assert main(["replay-quarantine", "--stack", STACK]) == 0  # the same replay: nothing new
+    assert len([o for o in s3.list_objects_v2(Bucket=settings.raw_bucket)["Contents"]]) == 2
+
+
+def test_an_unknown_stack_is_one_line_and_exit_2(stack, capsys):
+    assert main(["status", "--stack", "RetailEtl-nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach stack RetailEtl-nope") and err.count("\n") == 1
