@@ -25,7 +25,10 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 CDK := node_modules/.bin/cdk
 NPM_STAMP := node_modules/.installed
 
-.PHONY: venv test lint demo bench synth dag-test clean
+ENV ?= dev
+HADOLINT := $(VENV)/bin/hadolint
+
+.PHONY: venv test lint demo bench synth deploy dag-test clean
 
 venv: $(STAMP)
 
@@ -40,6 +43,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $(NPM_STAMP)
 
+# Real credentials only: the fake keys exported above for tests must not shadow a profile.
+deploy: $(STAMP) $(NPM_STAMP)
+	@if [ "$$AWS_ACCESS_KEY_ID" = testing ]; then unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; fi; \
+	$(CDK) deploy RetailEtl-$(ENV) --require-approval broadening
+
 # Offline, with no credentials: the stacks are environment-agnostic.
 synth: $(STAMP) $(NPM_STAMP)
 	$(CDK) synth --all --quiet --no-version-reporting --no-notices --output cdk.out
@@ -47,6 +55,7 @@ synth: $(STAMP) $(NPM_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(HADOLINT) Dockerfile
 
 $(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
 	$(PYTHON_AIRFLOW) -m venv $(AIRFLOW_VENV)
