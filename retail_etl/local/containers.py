@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 
-def _start_container(env: Mapping[str, str], log_file: str) -> None:
+def _start_container(env: Mapping[str, str], log_file: str, modules: tuple[str, ...]) -> None:
     os.environ.update(env)
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     sys.stdout = open(log_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    for module in modules:  # the cold start, paid once per container as in Lambda
+        importlib.import_module(module)
 
 
 def _invoke(handler: str, event: dict) -> Any:
@@ -36,14 +38,22 @@ def _invoke(handler: str, event: dict) -> Any:
 class LambdaContainers:
     """`workers` warm containers sharing one environment (the stack's Lambda variables)."""
 
-    def __init__(self, env: Mapping[str, str], log_file: Path, workers: int = 2) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_file: Path,
+        workers: int = 2,
+        handlers: tuple[str, ...] = (),
+    ) -> None:
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),  # never fork the emulator's threads
             initializer=_start_container,
-            initargs=(dict(env), str(log_file)),
+            initargs=(dict(env), str(log_file), tuple({h.rpartition(".")[0] for h in handlers})),
         )
         self.workers = workers
+        for _ in range(workers):  # start every container now, while the caller drops files
+            self.pool.submit(int)
 
     def submit(self, handler: str, event: dict) -> Future:
         return self.pool.submit(_invoke, handler, event)

@@ -52,6 +52,7 @@ INGEST = "lambdas.ingest.handler.handler"
 PLAN = "lambdas.daily.handler.plan"
 AGGREGATE = "lambdas.daily.handler.aggregate_day"
 MARK_LOADED = "lambdas.daily.handler.mark_loaded"
+HANDLERS = (INGEST, PLAN, AGGREGATE, MARK_LOADED)
 WAREHOUSE = "warehouse.duckdb"
 # One file per invocation locally, so two containers clean two files at once; in AWS the event
 # source mapping batches up to 5 and scales out instead.
@@ -177,7 +178,9 @@ class LocalPipeline:
             **s.to_env(),
             "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
         }
-        self.containers = LambdaContainers(env, self.out_dir / "logs" / "lambda.log", self.workers)
+        self.containers = LambdaContainers(
+            env, self.out_dir / "logs" / "lambda.log", self.workers, HANDLERS
+        )
         self._stack.callback(self.containers.close)
 
     def __exit__(self, *exc_info) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from retail_etl.ingest import STAGING
 INDEX = Path(".state") / "objects.json"
 LEDGER_JSON = "ledger.json"
 DEAD_LETTERS_JSON = "dead-letters.json"
+_DOWNLOADS = 8
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class LocalState:
         target = self.zones[zone].path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
+            shutil.copyfile(source, target)  # a copy: editing the input must not edit the zone
         self.index.setdefault(zone, {})[key] = etag
 
     def save(self) -> None:
@@ -129,6 +131,10 @@ class LocalState:
             )
         return bodies
 
+    def _download(self, zone: Zone, key: str) -> None:
+        body = self.s3.get_object(Bucket=zone.bucket, Key=key)["Body"].read()
+        zone.path(key).write_bytes(body)
+
     def _mirror(self, zone: Zone) -> None:
         known = self.index.setdefault(zone.name, {})
         current: dict[str, str] = {}
@@ -137,11 +143,12 @@ class LocalState:
             for obj in page.get("Contents", []):
                 if not obj["Key"].startswith(STAGING + "/"):
                     current[obj["Key"]] = obj["ETag"]
-        for key, etag in current.items():
-            path = zone.path(key)
-            if known.get(key) != etag or not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(zone.bucket, key, str(path))
+        stale = [k for k, e in current.items() if known.get(k) != e or not zone.path(k).exists()]
+        for key in stale:
+            zone.path(key).parent.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(_DOWNLOADS, thread_name_prefix="mirror") as pool:
+            # the emulator serves requests concurrently
+            list(pool.map(lambda key: self._download(zone, key), stale))
         for key in set(known) - set(current):
             zone.path(key).unlink(missing_ok=True)
         self.index[zone.name] = current
