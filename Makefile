@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EVENTS ?= 5000000
 INGEST_EVENTS ?= 1000000
+E2E_EVENTS_PER_DAY ?= 1000000
 DAYS ?= 3
 EVENTS_PER_DAY ?= 20000
 
@@ -77,7 +78,8 @@ demo: $(STAMP)
 	$(PY) -m retail_etl demo --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) --json bench-results.json
+	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) \
+		--e2e-events-per-day $(E2E_EVENTS_PER_DAY) --json bench-results.json
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) node_modules build .pytest_cache .ruff_cache cdk.out

@@ -74,6 +74,29 @@ def ingest_handler_scenario(ctx: Context) -> dict:
 SCENARIOS["ingest_handler"] = ingest_handler_scenario
 
 
+def end_to_end_scenario(ctx: Context) -> dict:
+    """Days of files through `python -m retail_etl run` (emulated AWS, the real handlers, the
+    daily workflow, the DuckDB warehouse) beside the core alone on the same input (issue:
+    end-to-end rows/s >= 50 % of the core's)."""
+    days, per_day = ctx.args.e2e_days, ctx.args.e2e_events_per_day
+    if not per_day:
+        return {"skipped": "--e2e-events-per-day 0"}
+    from benchmarks.end_to_end_scenario import scenario
+
+    print(f"end-to-end scenario: {days} day(s) x {per_day:,} events through `run` …")
+    result = scenario(ctx.workdir / "end_to_end", days, per_day, ctx.args.seed)
+    core, e2e = result["core"], result["end_to_end"]
+    print(
+        f"  core {core['wall_s']:.1f} s {core['rows_per_s']:,.0f} rows/s | "
+        f"run {e2e['wall_s']:.1f} s {e2e['rows_per_s']:,.0f} rows/s {e2e['peak_rss_mb']:.0f} MiB"
+        f" | ratio {result['throughput_ratio']:.2f} (target >= 0.50)"
+    )
+    return result
+
+
+SCENARIOS["end_to_end"] = end_to_end_scenario
+
+
 def generate_input(input_dir: Path, events: int, days: int, seed: int) -> dict:
     from retail_etl.generator import generate_dataset
 
@@ -271,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ingest-events", type=int, default=0,
         help="also run one file of about this many events through the ingest handler (0: skip)",
+    )  # fmt: skip
+    parser.add_argument("--e2e-days", type=int, default=3)
+    parser.add_argument(
+        "--e2e-events-per-day", type=int, default=0,
+        help="also run --e2e-days days of this many events through `run` (0: skip)",
     )  # fmt: skip
     parser.add_argument(
         "--engines", default="retail_etl,duckdb,polars",
