@@ -1,8 +1,9 @@
 """Run the domain core over a folder of dropped files, writing Parquet to a local folder.
 
 This is the engine-free path (no emulated AWS): the benchmark's measure of the core and the
-baseline `run` is compared with (`make bench`). Files are taken in drop order (by `dt=` date, a date's products before its events, then by path), each
-file's output is staged and only moved into place once the whole file succeeded.
+baseline `run` is compared with (`make bench`). Files are taken in drop order (by `dt=` date,
+a date's products before its events, then by path); each file's output is staged and only
+moved into place once the whole file succeeded.
 """
 
 from __future__ import annotations

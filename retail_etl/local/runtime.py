@@ -217,7 +217,12 @@ class LocalPipeline:
                     )
                 else:
                     versions[f.key] = version
-                    self._announce(f.key, version)
+            # A wave's files are processed concurrently, so the order of their events only
+            # schedules the containers: largest first, so none is left with one big file.
+            dropped = [f for f in wave if f.key in versions]
+            dropped.sort(key=lambda f: (input_dir / f.key).stat().st_size, reverse=True)
+            for f in dropped:
+                self._announce(f.key, versions[f.key])
             self.drain()
         for f in files:
             if f.key not in outcomes:
