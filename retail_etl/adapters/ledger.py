@@ -23,6 +23,8 @@ from retail_etl.domain.report import FileReport
 IN_PROGRESS = "IN_PROGRESS"
 DONE = "DONE"
 FAILED_PERMANENT = "FAILED_PERMANENT"
+SUPERSEDED = "SUPERSEDED"  # processed, but a newer version of the key replaced it
+FINISHED = (DONE, FAILED_PERMANENT, SUPERSEDED)
 RELEASED = "RELEASED"  # a transient failure gave the claim back for the next try
 
 DATES_PK = "dates"
@@ -164,6 +166,25 @@ class DynamoLedger:
 
     def fail_permanently(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
         self._transact([self._finish_update(file, claim, FAILED_PERMANENT, report)])
+
+    def mark_superseded(self, file: FileVersion) -> None:
+        """A DONE version whose output a newer version of the key has just replaced."""
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=file.item_key,
+                UpdateExpression="SET #st = :sup",
+                ConditionExpression="#st = :done",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={":sup": {"S": SUPERSEDED}, ":done": {"S": DONE}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def supersede(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
+        """Record the counts of a version that a newer one replaced; it published nothing."""
+        self._transact([self._finish_update(file, claim, SUPERSEDED, report)])
 
     def release(self, file: FileVersion, claim: Claim, error: str) -> None:
         """Give the claim back after a transient error, so the retry can take it at once."""

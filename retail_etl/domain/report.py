@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 class FileStatus:
     DONE = "DONE"
     FAILED_PERMANENT = "FAILED_PERMANENT"
+    # a newer version of the same key was in the raw bucket when this one was ready: its
+    # rows are counted but not published (the newer version's output replaces it)
+    SUPERSEDED = "SUPERSEDED"
 
 
 @dataclass

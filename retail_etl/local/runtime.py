@@ -37,7 +37,7 @@ from typing import Any
 import boto3
 
 from retail_etl import daily
-from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, DynamoLedger, FileVersion
+from retail_etl.adapters.ledger import DONE, FINISHED, SUPERSEDED, DynamoLedger, FileVersion
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.warehouse import DuckDBWarehouse, LoadRequest
 from retail_etl.config import Settings
@@ -89,9 +89,10 @@ class FileOutcome:
 
     @property
     def landed(self) -> bool:
-        """Curated now, or unchanged since it was."""
-        return self.status == DONE or (
-            self.status == UNCHANGED and self.record.get("status") == DONE
+        """Curated now, or unchanged since it was (or replaced by a newer version)."""
+        landed = (DONE, SUPERSEDED)
+        return self.status in landed or (
+            self.status == UNCHANGED and self.record.get("status") in landed
         )
 
     def reconciles(self) -> bool:
@@ -262,7 +263,7 @@ class LocalPipeline:
 
     def redeliver(self) -> int:
         """Send every processed file's event again (S3 and SQS deliver at least once)."""
-        files = [i for i in self.ledger.files() if i["status"] in (DONE, FAILED_PERMANENT)]
+        files = [i for i in self.ledger.files() if i["status"] in FINISHED]
         self._handled, self._expected = 0, len(files)
         for item in files:
             self._announce(item["object_key"], item["version_id"])
@@ -317,7 +318,7 @@ class LocalPipeline:
     def outcome(self, key: str, kind: str, version: str) -> FileOutcome:
         item = self.ledger.get(FileVersion(self.settings.raw_bucket, key, version)) or {}
         status = item.get("status")
-        if status not in (DONE, FAILED_PERMANENT):
+        if status not in FINISHED:
             status = DEAD_LETTERED  # every try failed: the message is in the DLQ
         return FileOutcome(key, kind, status, item)
 

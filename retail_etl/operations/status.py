@@ -6,14 +6,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from retail_etl.adapters.ledger import DONE, DynamoLedger
+from retail_etl.adapters.ledger import DONE, SUPERSEDED, DynamoLedger
 
 
 @dataclass
 class PipelineStatus:
     files_by_status: dict[str, int]
     rows: dict[str, int]
-    problems: list[dict[str, Any]]  # every file not DONE, with its error
+    problems: list[dict[str, Any]]  # every file neither DONE nor SUPERSEDED, with its error
     dirty_dates: list[str]
     dead_letters: int
 
@@ -26,6 +26,8 @@ def pipeline_status(ledger: DynamoLedger, dead_letters: int) -> PipelineStatus:
     rows: Counter = Counter()
     problems = []
     for item in files:
+        if item.get("status") == SUPERSEDED:
+            continue  # its rows were replaced by a newer version's
         rows["in"] += item.get("rows_in", 0)
         rows["curated"] += item.get("rows_curated", 0)
         rows["duplicate"] += item.get("rows_duplicate", 0)

@@ -143,7 +143,7 @@ def test_a_crash_after_a_partial_publish_then_a_retry_ends_like_a_clean_run(acco
     file = FileVersion(account.settings.raw_bucket, EVENTS_KEY, version)
     item = account.ledger.get(file)
     assert (item["status"], item["attempts"]) == (DONE, 2)
-    # exactly the objects a clean run writes: one part per date, named after the file version
+    # exactly the objects a clean run writes: one part per date, named after the file key
     part = f"{file_id(file)}-c00000.parquet"
     assert account.curated_keys("curated/events/") == [
         f"curated/events/event_date=2026-10-30/{part}",
