@@ -57,7 +57,7 @@ def show_run(report: RunReport, title: str) -> None:
     console.print(
         f"{len(report.processed)} file(s) processed, {rows:,} event rows in {t['total_s']:.1f} s"
         f"{rate}: ingest {t['ingest_s']:.1f} s, aggregate {t.get('aggregate_s', 0):.1f} s, "
-        f"load {t.get('load_s', 0):.1f} s"
+        f"state to disk {t.get('mirror_s', 0):.1f} s, warehouse load {t.get('load_s', 0):.1f} s"
     )
 
 

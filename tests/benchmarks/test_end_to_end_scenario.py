@@ -12,5 +12,10 @@ def test_the_scenario_runs_the_core_and_run_on_the_same_input_and_compares(tmp_p
     assert result["throughput_ratio"] == (
         result["end_to_end"]["rows_per_s"] / result["core"]["rows_per_s"]
     )
-    assert set(result["end_to_end"]["stages_s"]) >= {"ingest_s", "aggregate_s", "load_s"}
+    assert set(result["end_to_end"]["stages_s"]) >= {
+        "ingest_s",
+        "aggregate_s",
+        "mirror_s",
+        "load_s",
+    }
     assert (tmp_path / "out-run" / "warehouse.duckdb").is_file()
