@@ -168,21 +168,20 @@ class LocalPipeline:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
+        if not self.read_only:  # started first: their cold starts overlap the restore
+            env = {
+                **{k: os.environ[k] for k in EMULATOR_ENV},
+                **s.to_env(),
+                "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
+            }
+            self.containers = LambdaContainers(
+                env, self.out_dir / "logs" / "lambda.log", self.workers, HANDLERS
+            )
+            self._stack.callback(self.containers.close)
         self.state = LocalState(s, self.out_dir, self.s3, self.ledger, self.sqs, self.dlq_url)
         if self.state.exists:
             self.progress(f"restoring the state kept in {self.out_dir}")
             self.state.restore(objects=not self.read_only)
-        if self.read_only:
-            return
-        env = {
-            **{k: os.environ[k] for k in EMULATOR_ENV},
-            **s.to_env(),
-            "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
-        }
-        self.containers = LambdaContainers(
-            env, self.out_dir / "logs" / "lambda.log", self.workers, HANDLERS
-        )
-        self._stack.callback(self.containers.close)
 
     def __exit__(self, *exc_info) -> None:
         try:
