@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 from retail_etl.cli.common import UsageError
+from retail_etl.operations.replay import replayable_reasons
 
 DEFAULT_OUT = Path("out")
+REPLAYABLE = sorted(set(replayable_reasons("events")) | set(replayable_reasons("products")))
 
 
 def _positive(text: str) -> int:
@@ -91,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _target(replay)
     replay.add_argument(
-        "--reason", action="append", help="only rows with this reason (repeatable; default all)"
+        "--reason",
+        action="append",
+        choices=REPLAYABLE,
+        help="only rows with this reason (repeatable; default all but unknown_product, which "
+        "is released when its product arrives)",
     )
     replay.add_argument("--kind", choices=["events", "products"], help="only this kind")
     replay.add_argument("--json", type=Path, help="also write the report as JSON here")

@@ -91,7 +91,7 @@ def show_aggregates(warehouse: Path, day: str) -> None:
                 f"SELECT * FROM retail.{table} WHERE event_date = ? {order} LIMIT 10", [day]
             )
             columns = [c[0] for c in result.description]
-            title = f"retail.{table} for {day} (first 10), in the warehouse at the end"
+            title = f"retail.{table} for {day}"
             console.print(rows_table(title, columns, result.fetchall()))
 
 
@@ -108,6 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         show_run(demo.first, "First run")
         last_day = max(demo.first.daily.aggregated) if demo.first.daily else None
         if last_day:
+            console.print(f"The warehouse as the demo leaves it, {last_day}, first 10 rows:")
             show_aggregates(demo.out_dir / "warehouse.duckdb", last_day)
         second = demo.second
         console.print(

@@ -57,6 +57,8 @@ def test_demo_runs_end_to_end_and_reports_every_step(tmp_path, capsys):
         ["generate", "--out", "x", "--days", "0"],
         ["generate", "--out", "x", "--start-date", "yesterday"],
         ["demo", "--events-per-day", "-5"],
+        ["replay-quarantine", "--reason", "unknown_product"],  # released, never replayed
+        ["backfill", "--from", "2026-11-01"],
         ["nonsense"],
     ],
 )
