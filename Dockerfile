@@ -1,5 +1,7 @@
-# The whole toolchain in one image: Python 3.11, Node.js 20 with the pinned CDK CLI, Java 17
-# (local Spark in the tests), make, and the project's pinned virtualenvs.
+# The whole toolchain in one image: Python 3.12 (the version MWAA and the DAG tests use; the
+# pinned requirements install and the core, adapter, Lambda and local-runtime tests pass on
+# it), Node.js 20 with the pinned CDK CLI, Java 17 (local Spark in the tests), make, and the
+# project's pinned virtualenvs.
 #   docker build -t retail-etl .
 #   docker run --rm retail-etl                     # make demo
 #   docker run --rm retail-etl test                # make test
@@ -9,7 +11,7 @@
 
 FROM node:20.19-bookworm-slim AS node
 
-FROM python:3.11.14-slim-bookworm
+FROM python:3.12.12-slim-bookworm
 
 # Debian 12 packages, pinned to the bookworm versions tested.
 RUN apt-get update \
