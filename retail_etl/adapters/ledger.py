@@ -302,13 +302,19 @@ class DynamoLedger:
 
     def versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
         """Every processed version of one object, oldest claim first."""
-        page = self.db.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"file#{bucket}/{key}"}},
-            ConsistentRead=True,
-        )
-        return sorted((_plain(i) for i in page["Items"]), key=lambda i: i.get("started_at", 0))
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"file#{bucket}/{key}"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.db.query(**kwargs)
+            items += [_plain(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: i.get("started_at", 0))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def files(self) -> list[dict[str, Any]]:
         """Every file item, for `status` and the local run's ledger export."""
