@@ -126,3 +126,31 @@ def test_a_lock_is_held_by_one_caller_until_released_or_expired(ledger):
     assert ledger.acquire_lock("products", now=1_081)  # the lease ran out
     ledger.release_lock("products", second)  # a stale holder's release changes nothing
     assert ledger.acquire_lock("products", now=1_082) is None
+
+
+def test_an_exported_ledger_imports_into_an_empty_table_unchanged(ledger):
+    from retail_etl.adapters.ledger import export_items, import_items
+
+    claim = ledger.claim(FILE)
+    done = report(D1, D2)
+    done.rows_quarantined = {"missing_user_id": 0, "invalid_timestamp": 2}
+    done.duration_s = 1.25
+    ledger.complete(FILE, claim, done)
+    exported = export_items(ledger)
+    for item in exported:
+        ledger.db.delete_item(
+            TableName="ledger", Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+        )
+    assert export_items(ledger) == []
+    import_items(ledger, exported)
+    assert export_items(ledger) == exported
+    assert ledger.get(FILE)["status"] == DONE
+    assert ledger.dirty_dates() == {D1: 1, D2: 1}
+
+
+def test_versions_lists_every_version_of_a_key_oldest_claim_first(ledger):
+    newer = FileVersion(FILE.bucket, FILE.key, "v2")
+    ledger.claim(FILE, now=1000.0)
+    ledger.claim(newer, now=2000.0)
+    ledger.claim(FileVersion(FILE.bucket, "events/dt=2026-11-01/b.csv", "v1"), now=1500.0)
+    assert [v["version_id"] for v in ledger.versions(FILE.bucket, FILE.key)] == ["v1", "v2"]
