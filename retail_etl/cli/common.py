@@ -26,10 +26,10 @@ def write_json(path: Path | None, report: dict[str, Any]) -> None:
 
 @contextmanager
 def spinner(message: str):
-    """A live status line on a terminal; plain progress lines when piped (CI logs)."""
+    """A live status line on a terminal; one plain line per step when piped (CI logs)."""
     if console.is_terminal:
         with console.status(message) as status:
             yield status.update
     else:
         console.print(message)
-        yield lambda text: None
+        yield lambda text: console.print(f"  {text}")

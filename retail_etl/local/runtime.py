@@ -204,7 +204,7 @@ class LocalPipeline:
         if not input_dir.is_dir():
             raise NotADirectoryError(f"input folder not found: {input_dir}")
         files = discover(input_dir)
-        self._handled, self._expected = 0, len(files)
+        self._handled, self._expected = 0, 0
         outcomes: dict[str, FileOutcome] = {}
         versions: dict[str, str] = {}
         for wave in waves(files):
@@ -247,7 +247,7 @@ class LocalPipeline:
     def ingest(self, files: dict[str, bytes]) -> list[FileOutcome]:
         """Put new files (replays) into the raw bucket and let the ingest Lambda take them."""
         versions = {}
-        self._handled, self._expected = 0, len(files)
+        self._handled, self._expected = 0, 0
         for key, data in files.items():
             put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
             versions[key] = put["VersionId"]
@@ -259,11 +259,13 @@ class LocalPipeline:
         """What the stack's EventBridge rule does for every new raw object."""
         event = object_created(self.settings.raw_bucket, key, version)
         self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event))
+        with self._lock:
+            self._expected += 1
 
     def redeliver(self) -> int:
         """Send every processed file's event again (S3 and SQS deliver at least once)."""
         files = [i for i in self.ledger.files() if i["status"] in FINISHED]
-        self._handled, self._expected = 0, len(files)
+        self._handled, self._expected = 0, 0
         for item in files:
             self._announce(item["object_key"], item["version_id"])
         self.drain()
@@ -305,7 +307,7 @@ class LocalPipeline:
                     with self._lock:
                         self._handled += 1
                         count = f" ({self._handled}/{self._expected})" if self._expected else ""
-                    self.progress(f"ingested {_key_of(m)}{count}")
+                    self.progress(f"ingest Lambda handled {_key_of(m)}{count}")
 
     def _queue_empty(self) -> bool:
         attrs = self.sqs.get_queue_attributes(
