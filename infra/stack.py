@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
@@ -21,7 +23,7 @@ def settings_for(config: EnvironmentConfig) -> Settings:
     """The names both this stack and the local runtime use (account and region resolved at
     deploy time, so the template stays environment-agnostic)."""
     base = Settings.for_prefix(config.prefix, Aws.ACCOUNT_ID, Aws.REGION)
-    return base
+    return replace(base, glue_threshold_bytes=config.glue_threshold_bytes)
 
 
 class RetailEtlStack(Stack):
@@ -32,13 +34,7 @@ class RetailEtlStack(Stack):
         warehouse_name = f"{config.prefix}-warehouse"
         settings = settings_for(config)
         if config.warehouse:
-            settings = Settings(
-                **{
-                    **settings.__dict__,
-                    "redshift_workgroup": warehouse_name,
-                    "glue_threshold_bytes": config.glue_threshold_bytes,
-                }
-            )
+            settings = replace(settings, redshift_workgroup=warehouse_name)
         self.settings = settings
 
         self.storage = Storage(
@@ -78,9 +74,7 @@ class RetailEtlStack(Stack):
                 analytics=self.storage.analytics,
                 base_rpu=config.redshift_base_rpu,
             )
-            settings = Settings(
-                **{**settings.__dict__, "copy_role_arn": self.warehouse.copy_role.role_arn}
-            )
+            settings = replace(settings, copy_role_arn=self.warehouse.copy_role.role_arn)
         self.ingestion = Ingestion(
             self,
             "Ingestion",

@@ -188,31 +188,32 @@ class DynamoLedger:
 
     def release(self, file: FileVersion, claim: Claim, error: str) -> None:
         """Give the claim back after a transient error, so the retry can take it at once."""
-        self.db.update_item(
-            TableName=self.table,
-            Key=file.item_key,
-            UpdateExpression="SET #st = :rel, last_error = :err REMOVE lease_until",
-            ConditionExpression="#st = :ip AND #tok = :tok",
-            ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
-            ExpressionAttributeValues={
-                ":rel": {"S": RELEASED},
-                ":ip": {"S": IN_PROGRESS},
-                ":tok": {"S": claim.token},
-                ":err": {"S": error[:2000]},
-            },
+        self._update_claimed(
+            file,
+            claim,
+            "SET #st = :rel, last_error = :err REMOVE lease_until",
+            {":rel": {"S": RELEASED}, ":err": {"S": error[:2000]}},
         )
 
     def record_outputs(self, file: FileVersion, claim: Claim, outputs: list[str]) -> None:
         """Remember the final keys a file version writes, before writing them, so a later
         attempt can remove what this one leaves behind."""
+        self._update_claimed(
+            file, claim, "SET outputs = :out", {":out": {"L": [{"S": k} for k in outputs]}}
+        )
+
+    def _update_claimed(
+        self, file: FileVersion, claim: Claim, expression: str, values: dict[str, Any]
+    ) -> None:
+        """An update that only the holder of the claim's lease may make."""
         self.db.update_item(
             TableName=self.table,
             Key=file.item_key,
-            UpdateExpression="SET outputs = :out",
+            UpdateExpression=expression,
             ConditionExpression="#st = :ip AND #tok = :tok",
             ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
             ExpressionAttributeValues={
-                ":out": {"L": [{"S": k} for k in outputs]},
+                **values,
                 ":ip": {"S": IN_PROGRESS},
                 ":tok": {"S": claim.token},
             },
@@ -258,22 +259,11 @@ class DynamoLedger:
 
     def dirty_dates(self) -> dict[dt.date, int]:
         """Dates changed since their last load, with the change counter a load must record."""
-        out: dict[dt.date, int] = {}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": DATES_PK}},
-            "ConsistentRead": True,
+        return {
+            dt.date.fromisoformat(item["sk"]): item["dirty_seq"]
+            for item in self._partition(DATES_PK)
+            if item["dirty_seq"] > item["loaded_seq"]
         }
-        while True:
-            page = self.db.query(**kwargs)
-            for item in page["Items"]:
-                seq, loaded = int(item["dirty_seq"]["N"]), int(item["loaded_seq"]["N"])
-                if seq > loaded:
-                    out[dt.date.fromisoformat(item["sk"]["S"])] = seq
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def mark_loaded(self, day: dt.date, seq: int) -> bool:
         """Record that a load saw change `seq` of `day`; never moves backwards. Returns whether
@@ -302,28 +292,48 @@ class DynamoLedger:
 
     def versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
         """Every processed version of one object, oldest claim first."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"file#{bucket}/{key}"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.db.query(**kwargs)
-            items += [_plain(i) for i in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                return sorted(items, key=lambda i: i.get("started_at", 0))
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._partition(f"file#{bucket}/{key}")
+        return sorted(items, key=lambda i: i.get("started_at", 0))
 
     def files(self) -> list[dict[str, Any]]:
-        """Every file item, for `status` and the local run's ledger export."""
-        out, kwargs = [], {"TableName": self.table}
+        """Every file item, for `status` and the local runtime."""
+        return [i for i in self.items() if i["pk"].startswith("file#")]
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item (files, dates, locks) as plain values, sorted by key."""
+        return sorted(self._pages("scan", ConsistentRead=True), key=lambda i: (i["pk"], i["sk"]))
+
+    def put_items(self, items: list[dict[str, Any]]) -> None:
+        """Write items as `items()` returns them (the local runtime restoring its state)."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        ser = TypeSerializer()
+        for start in range(0, len(items), 25):  # BatchWriteItem's limit
+            requests = [
+                {"PutRequest": {"Item": {k: ser.serialize(_decimal(v)) for k, v in item.items()}}}
+                for item in items[start : start + 25]
+            ]
+            pending = {self.table: requests}
+            while pending:
+                pending = self.db.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+
+    def _partition(self, pk: str) -> list[dict[str, Any]]:
+        return self._pages(
+            "query",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+
+    def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item a query or scan returns, across pages, as plain values."""
+        out: list[dict[str, Any]] = []
+        call = getattr(self.db, operation)
         while True:
-            page = self.db.scan(**kwargs)
-            out += [_plain(i) for i in page["Items"] if i["pk"]["S"].startswith("file#")]
+            page = call(TableName=self.table, **kwargs)
+            out += [_plain(i) for i in page["Items"]]
             if "LastEvaluatedKey" not in page:
-                return sorted(out, key=lambda i: (i["pk"], i["sk"]))
+                return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
@@ -345,32 +355,6 @@ def _number(value: Any) -> Any:
     if isinstance(value, list):
         return [_number(v) for v in value]
     return value
-
-
-def export_items(ledger: DynamoLedger) -> list[dict[str, Any]]:
-    """Every item of the ledger (files, dates, locks) as plain JSON-able values."""
-    out, kwargs = [], {"TableName": ledger.table, "ConsistentRead": True}
-    while True:
-        page = ledger.db.scan(**kwargs)
-        out += [_plain(i) for i in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return sorted(out, key=lambda i: (i["pk"], i["sk"]))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def import_items(ledger: DynamoLedger, items: list[dict[str, Any]]) -> None:
-    """Write exported items back (the local runtime restoring its state in a new process)."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    ser = TypeSerializer()
-    for start in range(0, len(items), 25):  # BatchWriteItem's limit
-        requests = [
-            {"PutRequest": {"Item": {k: ser.serialize(_decimal(v)) for k, v in item.items()}}}
-            for item in items[start : start + 25]
-        ]
-        pending = {ledger.table: requests}
-        while pending:
-            pending = ledger.db.batch_write_item(RequestItems=pending).get("UnprocessedItems")
 
 
 def _decimal(value: Any) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retail_etl.adapters.ledger import DynamoLedger, export_items, import_items
+from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.config import Settings
 from retail_etl.ingest import STAGING
 
@@ -80,7 +80,7 @@ class LocalState:
         """Put the ledger, the dead letters and (unless `objects` is false) the mirrored
         objects back into the (empty) emulated account; returns the objects uploaded."""
         items = json.loads((self.out_dir / LEDGER_JSON).read_text())
-        import_items(self.ledger, items)
+        self.ledger.put_items(items)
         dead = self.out_dir / DEAD_LETTERS_JSON
         for body in json.loads(dead.read_text()) if dead.exists() else []:
             self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=body)
@@ -110,7 +110,7 @@ class LocalState:
             self._mirror(zone)
         (self.out_dir / INDEX).parent.mkdir(parents=True, exist_ok=True)
         (self.out_dir / INDEX).write_text(json.dumps(self.index, indent=1, sort_keys=True))
-        items = export_items(self.ledger)
+        items = self.ledger.items()
         (self.out_dir / LEDGER_JSON).write_text(json.dumps(items, indent=1, default=str) + "\n")
         (self.out_dir / DEAD_LETTERS_JSON).write_text(json.dumps(self._dead_letters(), indent=1))
 

@@ -129,21 +129,19 @@ def test_a_lock_is_held_by_one_caller_until_released_or_expired(ledger):
 
 
 def test_an_exported_ledger_imports_into_an_empty_table_unchanged(ledger):
-    from retail_etl.adapters.ledger import export_items, import_items
-
     claim = ledger.claim(FILE)
     done = report(D1, D2)
     done.rows_quarantined = {"missing_user_id": 0, "invalid_timestamp": 2}
     done.duration_s = 1.25
     ledger.complete(FILE, claim, done)
-    exported = export_items(ledger)
+    exported = ledger.items()
     for item in exported:
         ledger.db.delete_item(
             TableName="ledger", Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
         )
-    assert export_items(ledger) == []
-    import_items(ledger, exported)
-    assert export_items(ledger) == exported
+    assert ledger.items() == []
+    ledger.put_items(exported)
+    assert ledger.items() == exported
     assert ledger.get(FILE)["status"] == DONE
     assert ledger.dirty_dates() == {D1: 1, D2: 1}
 
