@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
 from contextlib import contextmanager
 
 from retail_etl.cli.common import UsageError, console, spinner, write_json
@@ -97,7 +96,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         console.print(f"{len(replays)} replay file(s) dropped; the stack ingests them")
         return 0
     from retail_etl.cli.pipeline import show_run
-    from retail_etl.local.run import RunReport
+    from retail_etl.local.run import run_files
 
     with _local(args) as pipeline:
         s = pipeline.settings
@@ -105,13 +104,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if not replays:
             console.print("nothing to replay: every chosen quarantined row was replayed already")
             return 0
-        started = time.perf_counter()
-        outcomes = pipeline.ingest({r.key: r.data for r in replays})
-        timings = {"ingest_s": time.perf_counter() - started}
-        daily = pipeline.run_daily()
-        timings |= daily.timings if daily else {}
-        timings["total_s"] = time.perf_counter() - started
-        report = RunReport(outcomes, [], pipeline.dead_letters(), daily, timings)
+        report = run_files(pipeline, {r.key: r.data for r in replays})
     show_run(report, "Replayed quarantine")
     write_json(args.json, report.to_dict())
     return 0 if report.ok else 1

@@ -51,7 +51,6 @@ class LambdaContainers:
             initializer=_start_container,
             initargs=(dict(env), str(log_file), tuple({h.rpartition(".")[0] for h in handlers})),
         )
-        self.workers = workers
         for _ in range(workers):  # start every container now, while the caller drops files
             self.pool.submit(int)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,21 @@ def ignored_files(input_dir: Path) -> list[str]:
 
 def run_folder(pipeline: LocalPipeline, input_dir: Path) -> RunReport:
     """Drop every file under `input_dir`, then run the daily workflow for the dirty dates."""
+    return _run(pipeline, lambda: pipeline.drop(input_dir), ignored_files(input_dir))
+
+
+def run_files(pipeline: LocalPipeline, files: dict[str, bytes]) -> RunReport:
+    """Put new files (replays) into the raw bucket, then run the daily workflow."""
+    return _run(pipeline, lambda: pipeline.ingest(files), [])
+
+
+def _run(
+    pipeline: LocalPipeline, ingest: Callable[[], list[FileOutcome]], ignored: list[str]
+) -> RunReport:
     started = time.perf_counter()
-    files = pipeline.drop(input_dir)
+    files = ingest()
     ingest_s = time.perf_counter() - started
     daily = pipeline.run_daily()
     timings = {"ingest_s": ingest_s, **(daily.timings if daily else {})}
     timings["total_s"] = time.perf_counter() - started
-    return RunReport(files, ignored_files(input_dir), pipeline.dead_letters(), daily, timings)
+    return RunReport(files, ignored, pipeline.dead_letters(), daily, timings)

@@ -41,6 +41,7 @@ from retail_etl.adapters.ledger import DONE, FINISHED, SUPERSEDED, DynamoLedger,
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.warehouse import DuckDBWarehouse, LoadRequest
 from retail_etl.config import Settings
+from retail_etl.ingest import kind_of, object_refs
 from retail_etl.local.account import provision
 from retail_etl.local.containers import LambdaContainers
 from retail_etl.local.delivery import lambda_sqs_record, object_created
@@ -241,7 +242,7 @@ class LocalPipeline:
             if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
                 raise
         put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=f.key, Body=data)
-        self.state.note("raw", f.key, path, put["ETag"])
+        self.state.note("raw", f.key, data, put["ETag"])
         return put["VersionId"]
 
     def ingest(self, files: dict[str, bytes]) -> list[FileOutcome]:
@@ -253,7 +254,7 @@ class LocalPipeline:
             versions[key] = put["VersionId"]
             self._announce(key, put["VersionId"])
         self.drain()
-        return [self.outcome(k, k.split("/", 1)[0], v) for k, v in versions.items()]
+        return [self.outcome(k, kind_of(k), v) for k, v in versions.items()]
 
     def _announce(self, key: str, version: str) -> None:
         """What the stack's EventBridge rule does for every new raw object."""
@@ -307,7 +308,8 @@ class LocalPipeline:
                     with self._lock:
                         self._handled += 1
                         count = f" ({self._handled}/{self._expected})" if self._expected else ""
-                    self.progress(f"ingest Lambda handled {_key_of(m)}{count}")
+                    keys = ", ".join(r.key for r in object_refs(json.loads(m["Body"])))
+                    self.progress(f"ingest Lambda handled {keys}{count}")
 
     def _queue_empty(self) -> bool:
         attrs = self.sqs.get_queue_attributes(
@@ -348,7 +350,7 @@ class LocalPipeline:
         rows = {d["date"]: f.result()["rows"] for d, f in zip(dates, aggregated, strict=True)}
         timings["aggregate_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        self.save()  # the load reads the mirrored Parquet
+        self.state.mirror("curated", "analytics")  # the load reads the mirrored Parquet
         timings["mirror_s"] = time.perf_counter() - started
         self.progress(f"loading {WAREHOUSE}")
         self.load([d["date"] for d in dates])
@@ -383,13 +385,3 @@ class LocalPipeline:
             return str(path / "*.parquet") if key.endswith("/") else str(path)
 
         return local_source
-
-
-def _key_of(message: dict) -> str:
-    body = json.loads(message["Body"])
-    try:
-        from urllib.parse import unquote_plus
-
-        return unquote_plus(body["detail"]["object"]["key"])
-    except (KeyError, TypeError):
-        return message["MessageId"]

@@ -13,7 +13,6 @@ Layout: `raw/…` is the raw bucket; the curated bucket's zones (`curated/`, `qu
 from __future__ import annotations
 
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,18 +95,22 @@ class LocalState:
                     uploaded += 1
         return uploaded
 
-    def note(self, zone: str, key: str, source: Path, etag: str) -> None:
-        """Record an object whose bytes are already on disk (a dropped file): no download."""
+    def note(self, zone: str, key: str, data: bytes, etag: str) -> None:
+        """Record an object this process just uploaded, from its bytes: no download. (A copy,
+        not a link to the input: editing the input later must not edit the zone.)"""
         target = self.zones[zone].path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)  # a copy: editing the input must not edit the zone
+        target.write_bytes(data)
         self.index.setdefault(zone, {})[key] = etag
 
+    def mirror(self, *names: str) -> None:
+        """Bring the named zones' folders (every zone by default) up to date with the buckets."""
+        for name in names or tuple(self.zones):
+            self._mirror(self.zones[name])
+
     def save(self) -> None:
-        """Mirror every bucket into OUT and write the ledger JSON."""
-        for zone in self.zones.values():
-            self._mirror(zone)
+        """Mirror every bucket into OUT and write the ledger and DLQ JSON."""
+        self.mirror()
         (self.out_dir / INDEX).parent.mkdir(parents=True, exist_ok=True)
         (self.out_dir / INDEX).write_text(json.dumps(self.index, indent=1, sort_keys=True))
         items = self.ledger.items()
