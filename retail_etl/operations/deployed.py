@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -50,11 +51,11 @@ class DeployedStack:
         settings = Settings.for_environment(env, account, session.region_name)
         return cls(session, settings, outputs)
 
-    @property
+    @cached_property
     def store(self) -> ObjectStore:
         return ObjectStore(self.session.client("s3"))
 
-    @property
+    @cached_property
     def ledger(self) -> DynamoLedger:
         return DynamoLedger(self.session.client("dynamodb"), self.settings.ledger_table)
 
