@@ -7,6 +7,7 @@ strings compare as bytes, as in the pandas and SQL versions.
 
 from __future__ import annotations
 
+import json
 import sys
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -14,12 +15,25 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, IntegerType, LongType
 
 MONEY_SUM = DecimalType(18, 2)
+# the curated columns the aggregates read (retail_etl.domain.aggregate.COLUMNS)
+COLUMNS = (
+    "event_id",
+    "event_type",
+    "event_date",
+    "user_id",
+    "product_id",
+    "product_name",
+    "category",
+    "quantity",
+    "revenue",
+    "source_file",
+)
 TOP_VIEWED_LIMIT = 3
 
 
 def drop_cross_file_duplicates(events: DataFrame) -> DataFrame:
-    """One row per event_id: the copy with the smallest (ingested_at, source_file)."""
-    first = Window.partitionBy("event_id").orderBy("ingested_at", "source_file")
+    """One row per event_id: the copy from the first source file in key order."""
+    first = Window.partitionBy("event_id").orderBy("source_file")
     return events.withColumn("_n", F.row_number().over(first)).filter("_n = 1").drop("_n")
 
 
@@ -77,14 +91,13 @@ def compute_aggregates(events: DataFrame) -> dict[str, DataFrame]:
     }
 
 
-def run(spark: SparkSession, curated_path: str, output_path: str, event_date: str) -> None:
-    """Aggregate one date and replace that date's folder of each aggregate only.
-
-    The files keep their event_date column (as the pandas path writes them), because
-    Redshift's COPY of Parquet maps columns by position.
+def run(spark: SparkSession, files: list[str], output_path: str, event_date: str) -> None:
+    """Aggregate one date from its current curated data files (the Iceberg table's, read as
+    plain Parquet) into one folder per aggregate; the state machine's next step commits them
+    to the aggregate tables. The event_date column is kept in the files, as the tables have it.
     """
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    events = spark.read.parquet(f"{curated_path.rstrip('/')}/event_date={event_date}/")
+    events = spark.read.parquet(*files).select(*COLUMNS)
     for name, table in compute_aggregates(events).items():
         target = f"{output_path.rstrip('/')}/{name}/event_date={event_date}/"
         table.coalesce(1).write.mode("overwrite").parquet(target)
@@ -96,11 +109,13 @@ def main() -> None:  # pragma: no cover - runs only inside AWS Glue
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    args = getResolvedOptions(sys.argv, ["JOB_NAME", "curated_path", "output_path", "event_date"])
+    args = getResolvedOptions(sys.argv, ["JOB_NAME", "manifest", "output_path", "event_date"])
     glue = GlueContext(SparkContext.getOrCreate())
     job = Job(glue)
     job.init(args["JOB_NAME"], args)
-    run(glue.spark_session, args["curated_path"], args["output_path"], args["event_date"])
+    manifest = json.loads(glue.spark_session.read.text(args["manifest"], wholetext=True).first()[0])
+    files = [entry["url"] for entry in manifest["entries"]]
+    run(glue.spark_session, files, args["output_path"], args["event_date"])
     job.commit()
 
 

@@ -71,16 +71,22 @@ class Aggregation(Construct):
         }
 
         self._runtime, self._env, self._key = runtime, env, key
+        self._curated, self._analytics, self._database = curated, analytics, settings.glue_database
         self._memory, self._retention, self._removal = task_memory_mb, log_retention_days, removal
         self.functions: list[lambda_.Function] = []
         self.plan_fn = self._function("PlanFn", "plan", 120)
         self.aggregate_fn = self._function("AggregateDayFn", "aggregate_day", 900)
+        self.prepare_glue_fn = self._function("PrepareGlueFn", "prepare_glue", 900)
+        self.publish_glue_fn = self._function("PublishGlueOutputFn", "publish_glue_output", 900)
         self.mark_fn = self._function("MarkLoadedFn", "mark_loaded", 120)
         curated.grant_read(self.plan_fn)
         ledger.grant_read_data(self.plan_fn)
-        curated.grant_read(self.aggregate_fn)
-        analytics.grant_read_write(self.aggregate_fn)
-        analytics.grant_delete(self.aggregate_fn)
+        # refreshing a date rewrites its curated and parked rows (Iceberg commits)
+        for fn in (self.aggregate_fn, self.prepare_glue_fn, self.publish_glue_fn):
+            curated.grant_read_write(fn)
+            analytics.grant_read_write(fn)
+        for fn in (self.plan_fn, self.aggregate_fn, self.prepare_glue_fn, self.publish_glue_fn):
+            runtime.grant_catalog(fn, settings.glue_database)
         ledger.grant_read_write_data(self.mark_fn)
 
         # Glue 5 Spark job for large days, with encryption at rest for its outputs and logs.
@@ -118,10 +124,7 @@ class Aggregation(Construct):
             security_configuration=self.glue_security,
             timeout=Duration.hours(2),
             max_concurrent_runs=map_concurrency,
-            default_arguments={
-                "--curated_path": f"s3://{curated.bucket_name}/curated/events/",
-                "--output_path": f"s3://{analytics.bucket_name}/aggregates/",
-            },
+            # --manifest and --output_path come from the PrepareGlue step for each date
         )
 
         self.state_machine = self._state_machine(
@@ -179,6 +182,18 @@ class Aggregation(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
+        # Large dates: refresh and list the curated data files on Lambda, aggregate on Glue,
+        # then commit the job's output to the aggregate tables on Lambda.
+        prepare_glue = retried(
+            tasks.LambdaInvoke(
+                self,
+                "PrepareGlue",
+                lambda_function=self.prepare_glue_fn,
+                payload=sfn.TaskInput.from_object({"date": sfn.JsonPath.string_at("$.date")}),
+                payload_response_only=True,
+                result_path="$.glue",
+            )
+        )
         aggregate_glue = retried(
             tasks.GlueStartJobRun(
                 self,
@@ -186,14 +201,34 @@ class Aggregation(Construct):
                 glue_job_name=self.glue_job.job_name,
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
                 arguments=sfn.TaskInput.from_object(
-                    {"--event_date": sfn.JsonPath.string_at("$.date")}
+                    {
+                        "--event_date": sfn.JsonPath.string_at("$.date"),
+                        "--manifest": sfn.JsonPath.string_at("$.glue.manifest"),
+                        "--output_path": sfn.JsonPath.string_at("$.glue.output_path"),
+                    }
                 ),
                 result_path=sfn.JsonPath.DISCARD,
             )
         )
+        publish_glue = retried(
+            tasks.LambdaInvoke(
+                self,
+                "PublishGlueOutput",
+                lambda_function=self.publish_glue_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "date": sfn.JsonPath.string_at("$.date"),
+                        "output_path": sfn.JsonPath.string_at("$.glue.output_path"),
+                    }
+                ),
+                payload_response_only=True,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        prepare_glue.next(aggregate_glue).next(publish_glue)
         engine = (
             sfn.Choice(self, "LambdaOrGlue")
-            .when(sfn.Condition.string_equals("$.engine", "glue"), aggregate_glue)
+            .when(sfn.Condition.string_equals("$.engine", "glue"), prepare_glue)
             .otherwise(aggregate_lambda)
         )
         per_date = sfn.Map(
@@ -253,6 +288,10 @@ class Aggregation(Construct):
         counting polls so a statement that never finishes fails the run."""
         self.submit_fn = self._function("SubmitLoadFn", "submit_load", 120)
         self.explain_fn = self._function("ExplainLoadFailureFn", "explain_load_failure", 120)
+        # submit_load lists the dates' current data files and writes their COPY manifests
+        self._curated.grant_read(self.submit_fn)
+        self._analytics.grant_read_write(self.submit_fn)
+        self._runtime.grant_catalog(self.submit_fn, self._database)
         submit = guarded(
             tasks.LambdaInvoke(
                 self,

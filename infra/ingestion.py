@@ -1,5 +1,5 @@
 """Ingestion: raw "Object Created" events → EventBridge rule → SQS (+DLQ) → ingest Lambda;
-the DynamoDB ledger; the Glue database and tables; the Athena workgroup."""
+the DynamoDB ledger; the Glue database of the Iceberg tables; the Athena workgroup."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.runtime import RUNTIME, LambdaRuntime
-from retail_etl.adapters.catalog import TABLES
 from retail_etl.adapters.ledger import KEY_SCHEMA
 from retail_etl.config import Settings
 
@@ -133,19 +132,15 @@ class Ingestion(Construct):
             catalog_id=_account(self),
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=settings.glue_database,
-                description="retail-etl curated events, quarantine, product history, aggregates",
+                description=(
+                    "retail-etl Iceberg tables: curated and parked events, quarantine, "
+                    "product history, aggregates"
+                ),
             ),
         )
-        buckets = {"curated": curated, "analytics": analytics}
-        for spec in TABLES:
-            table = glue.CfnTable(
-                self,
-                f"Table{spec.name.title().replace('_', '')}",
-                catalog_id=_account(self),
-                database_name=settings.glue_database,
-                table_input=_table_input(spec, buckets[spec.zone].bucket_name),
-            )
-            table.add_dependency(self.database)
+        # The Iceberg tables themselves are created by the pipeline on first use, from the
+        # lake layout (retail_etl/domain/lake.py), with PyIceberg: one definition of each.
+        runtime.grant_catalog(self.function, settings.glue_database)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
@@ -195,44 +190,3 @@ def _retention(days: int) -> logs.RetentionDays:
         (545, r.EIGHTEEN_MONTHS), (731, r.TWO_YEARS), (1827, r.FIVE_YEARS), (3653, r.TEN_YEARS),
     ]  # fmt: skip
     return next(member for limit, member in choices if limit >= days)
-
-
-def _table_input(spec, bucket_name: str) -> glue.CfnTable.TableInputProperty:
-    from retail_etl.adapters.catalog import athena_type
-
-    columns = [
-        glue.CfnTable.ColumnProperty(name=f.name, type=athena_type(f.type))
-        for f in spec.schema
-        if f.name != spec.partition
-    ]
-    partitions = [
-        glue.CfnTable.ColumnProperty(name=name, type=kind)
-        for name, kind in spec.partitions().items()
-    ]
-    parameters = {"classification": "parquet", "EXTERNAL": "TRUE"}
-    if spec.partition and spec.projection:
-        p = spec.partition
-        parameters["projection.enabled"] = "true"
-        parameters[f"projection.{p}.type"] = spec.projection["type"]
-        for option in ("range", "values", "format"):
-            if option in spec.projection:
-                parameters[f"projection.{p}.{option}"] = spec.projection[option]
-        location = f"s3://{bucket_name}/{spec.prefix}"
-        parameters["storage.location.template"] = f"{location}{p}=${{{p}}}/"
-    return glue.CfnTable.TableInputProperty(
-        name=spec.name,
-        table_type="EXTERNAL_TABLE",
-        parameters=parameters,
-        partition_keys=partitions or None,
-        storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-            columns=columns,
-            location=f"s3://{bucket_name}/{spec.prefix}",
-            input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            serde_info=glue.CfnTable.SerdeInfoProperty(
-                serialization_library=(
-                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                )
-            ),
-        ),
-    )

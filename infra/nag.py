@@ -78,6 +78,20 @@ SUPPRESSIONS = [
         ],
     ),
     NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason=(
+            "The Iceberg tables of this stack's own Glue database: PyIceberg creates them on "
+            "first use and commits to them (GetTable/CreateTable/UpdateTable), so the grant "
+            "names the database and every table in it, and no other database."
+        ),
+        applies_to=[
+            _regex(
+                r"^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:"
+                r"table/[a-z0-9_]+/\*$"
+            ),
+        ],
+    ),
+    NagPackSuppression(
         id="AwsSolutions-L1",
         reason=(
             "Python 3.13 is the runtime of the AWS SDK for pandas managed layer this stack "

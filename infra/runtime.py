@@ -2,17 +2,21 @@
 
 The code asset is the repository's `retail_etl/`, `lambdas/` and `sql/` only (no Docker
 bundling: pandas, pyarrow, awswrangler and Powertools come from AWS's managed layers,
-resolved per region at deploy time through their public SSM parameters).
+resolved per region at deploy time through their public SSM parameters; PyIceberg comes from
+the project's own layer, built by `infra/layer.py`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import IgnoreMode
+from aws_cdk import IgnoreMode, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+
+from infra import layer
 
 REPO = Path(__file__).resolve().parents[1]
 AWS_SDK_PANDAS_VERSION = "3.17.1"  # the awswrangler version pinned in requirements.txt
@@ -46,7 +50,15 @@ class LambdaRuntime(Construct):
         self.code = lambda_.Code.from_asset(
             str(REPO), exclude=ASSET_EXCLUDE, ignore_mode=IgnoreMode.GIT
         )
+        self.iceberg = lambda_.LayerVersion(
+            self,
+            "Iceberg",
+            code=lambda_.Code.from_asset(str(layer.build())),
+            compatible_runtimes=[RUNTIME],
+            description="PyIceberg and its dependencies (infra/layer.py)",
+        )
         self.layers = [
+            self.iceberg,
             lambda_.LayerVersion.from_layer_version_arn(
                 self,
                 "AwsSdkPandas",
@@ -58,3 +70,25 @@ class LambdaRuntime(Construct):
                 ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
             ),
         ]
+
+    def grant_catalog(self, function: lambda_.IFunction, database: str) -> None:
+        """What PyIceberg's Glue catalog needs to read, create and commit the tables of one
+        database: no other database or table is reachable."""
+        stack = Stack.of(function)
+        arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                ],
+                resources=[
+                    f"{arn}:catalog",
+                    f"{arn}:database/{database}",
+                    f"{arn}:table/{database}/*",
+                ],
+            )
+        )

@@ -1,4 +1,5 @@
-"""The daily workflow's steps, as the state machine runs them: plan → aggregate → load → mark.
+"""The daily workflow's steps, as the state machine runs them:
+plan → for each date: refresh, aggregate (Lambda, or Glue then publish) → load → mark loaded.
 
 Each step is a plain function over adapters, so the Lambda handlers, the local runtime and
 the tests call the same code. Dates are ISO strings at the edges (Step Functions JSON).
@@ -7,18 +8,21 @@ the tests call the same code. Dates are ISO strings at the edges (Step Functions
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
 from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
-from retail_etl.adapters.warehouse import LoadRequest
+from retail_etl.adapters.tables import DataFile, Lake, on_date
+from retail_etl.adapters.warehouse import FileSet, LoadRequest
 from retail_etl.config import Settings
+from retail_etl.domain import lake
 from retail_etl.domain.aggregate import COLUMNS, compute_aggregates
-from retail_etl.ingest import CURATED_EVENTS, PRODUCT_HISTORY
-
-AGGREGATES_PREFIX = "aggregates"
+from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.refresh import demoted, re_enriched, still_parked
 
 
 @dataclass(frozen=True)
@@ -34,73 +38,122 @@ def default_run_date(today: dt.date | None = None) -> dt.date:
     return (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
 
 
-def curated_prefix(day: str) -> str:
-    return f"{CURATED_EVENTS}/event_date={day}/"
-
-
-def aggregate_prefix(name: str, day: str) -> str:
-    return f"{AGGREGATES_PREFIX}/{name}/event_date={day}/"
-
-
 def plan(
-    run_date: dt.date, settings: Settings, store: ObjectStore, ledger: DynamoLedger
+    run_date: dt.date, settings: Settings, tables: Lake, ledger: DynamoLedger
 ) -> list[DayPlan]:
-    """The run date plus every date the ledger marks dirty, each with its engine."""
+    """The run date plus every date the ledger marks dirty, each with its engine. The dirty
+    counters are read before any data, so a change committed after this read keeps its date
+    dirty for the next run (see `mark_loaded`)."""
     dirty = ledger.dirty_dates()
     days = sorted(set(dirty) | {run_date})
     out = []
     for day in days:
-        size = sum(store.sizes(settings.curated_bucket, curated_prefix(day.isoformat())).values())
+        where = on_date(day.isoformat())
+        size = sum(
+            f.size
+            for spec in (lake.CURATED_EVENTS, lake.PARKED_EVENTS)
+            for f in tables.data_files(spec, where)
+        )
         engine = "glue" if size > settings.glue_threshold_bytes else "lambda"
         out.append(DayPlan(day.isoformat(), size, engine, dirty.get(day, 0)))
     return out
 
 
-def read_curated_day(day: str, settings: Settings, session=None) -> pa.Table:
-    """One date's curated events, read with awswrangler into Arrow-backed columns."""
-    import awswrangler as wr
+def refresh_day(day: str, tables: Lake) -> pa.Table:
+    """Re-enrich one date against the current product history (`domain/refresh.py`): the
+    date's curated rows then are what one clean run over the current files gives. Returns
+    them."""
+    history = ProductHistory(tables.read(lake.PRODUCT_HISTORY))
+    where = on_date(day)
 
-    path = f"s3://{settings.curated_bucket}/{curated_prefix(day)}"
-    if not wr.s3.list_objects(path, boto3_session=session):
-        from retail_etl.domain.contract import CURATED_EVENTS as SCHEMA
+    def curated() -> pa.Table:
+        return tables.read(lake.CURATED_EVENTS, where)
 
-        return SCHEMA.empty_table().select(list(COLUMNS))
-    frame = wr.s3.read_parquet(
-        path, columns=list(COLUMNS), dtype_backend="pyarrow", boto3_session=session
-    )
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    def parked() -> pa.Table:
+        return tables.read(lake.PARKED_EVENTS, where)
+
+    tables.rewrite(lake.PARKED_EVENTS, where, lambda p: demoted(curated(), p, history))
+    rows = tables.rewrite(lake.CURATED_EVENTS, where, lambda c: re_enriched(c, parked(), history))
+    tables.rewrite(lake.PARKED_EVENTS, where, lambda p: still_parked(p, rows))
+    return rows
 
 
-def aggregate_day(day: str, settings: Settings, store: ObjectStore) -> dict[str, int]:
-    """Aggregate one date and replace that date's objects of each aggregate, nothing else."""
-    events = read_curated_day(day, settings)
+def aggregate_day(day: str, tables: Lake) -> dict[str, int]:
+    """Refresh one date, then replace that date's rows of each aggregate (one commit each)."""
+    events = refresh_day(day, tables)
+    return publish_aggregates(day, tables, compute_aggregates(events.select(list(COLUMNS))))
+
+
+def publish_aggregates(day: str, tables: Lake, results: dict[str, pa.Table]) -> dict[str, int]:
     counts = {}
-    for name, table in compute_aggregates(events).items():
-        prefix = aggregate_prefix(name, day)
-        stale = store.list(settings.analytics_bucket, prefix)
-        store.put_parquet(settings.analytics_bucket, f"{prefix}part-0.parquet", table)
-        store.delete(
-            settings.analytics_bucket, [k for k in stale if not k.endswith("part-0.parquet")]
-        )
-        counts[name] = table.num_rows
+    for name, rows in results.items():
+        tables.replace(lake.AGGREGATES[name], on_date(day), rows=rows)
+        counts[name] = rows.num_rows
     return counts
 
 
-def load_request(days: list[str], settings: Settings, store: ObjectStore) -> LoadRequest:
-    """S3 locations of the dates' curated events and aggregates (only those that exist)."""
+def prepare_glue(day: str, settings: Settings, store: ObjectStore, tables: Lake) -> dict:
+    """For a date the Glue job aggregates: refresh it, then write the manifest of its
+    current curated data files for the job, and say where its output goes."""
+    refresh_day(day, tables)
+    files = tables.data_files(lake.CURATED_EVENTS, on_date(day))
+    manifest = _write_manifest(settings, store, f"glue/{day}", files)
+    output = f"s3://{settings.analytics_bucket}/{lake.GLUE_OUTPUT_PREFIX}/{day}/{uuid.uuid4().hex}/"
+    return {"date": day, "manifest": manifest, "output_path": output}
 
-    def source(table: str, day: dt.date | None) -> str | None:
-        if table == "dim_product":
-            return f"s3://{settings.curated_bucket}/{PRODUCT_HISTORY}"
-        assert day is not None
-        bucket, prefix = (
-            (settings.curated_bucket, curated_prefix(day.isoformat()))
-            if table == "fact_events"
-            else (settings.analytics_bucket, aggregate_prefix(table, day.isoformat()))
-        )
-        return f"s3://{bucket}/{prefix}" if store.list(bucket, prefix) else None
 
-    return LoadRequest([dt.date.fromisoformat(d) for d in days], source)
+def publish_glue_output(day: str, output_path: str, tables: Lake) -> dict[str, int]:
+    """Commit the Glue job's aggregates of a date to the aggregate tables."""
+    import awswrangler as wr
+
+    results = {}
+    for name, spec in lake.AGGREGATES.items():
+        path = f"{output_path.rstrip('/')}/{name}/event_date={day}/"
+        if wr.s3.list_objects(path):
+            frame = wr.s3.read_parquet(path, dtype_backend="pyarrow")
+            rows = pa.Table.from_pandas(frame, preserve_index=False)
+        else:
+            rows = spec.schema.empty_table()
+        results[name] = rows.select(spec.schema.names).cast(spec.schema)
+    return publish_aggregates(day, tables, results)
+
+
+def _write_manifest(
+    settings: Settings, store: ObjectStore, name: str, files: list[DataFile]
+) -> str:
+    """A Redshift COPY manifest (Parquet needs each file's content_length) in the analytics
+    bucket; the same JSON tells the Glue job which files to read."""
+    body = {
+        "entries": [
+            {"url": f.path, "mandatory": True, "meta": {"content_length": f.size}} for f in files
+        ]
+    }
+    key = f"{lake.MANIFESTS_PREFIX}/{name}/{uuid.uuid4().hex}.manifest"
+    store.put_object(settings.analytics_bucket, key, json.dumps(body).encode())
+    return f"s3://{settings.analytics_bucket}/{key}"
+
+
+def load_request(
+    days: list[str], settings: Settings, store: ObjectStore, tables: Lake
+) -> LoadRequest:
+    """The current data files of each date's facts and aggregates, and of the product history,
+    each set with a COPY manifest (tables with no rows for a date are skipped)."""
+    sources: dict[tuple[str, str | None], FileSet] = {}
+    specs = {"fact_events": lake.CURATED_EVENTS, **lake.AGGREGATES}
+    for day in days:
+        for table, spec in specs.items():
+            files = tables.data_files(spec, on_date(day))
+            if files:
+                manifest = _write_manifest(settings, store, f"{table}/{day}", files)
+                sources[(table, day)] = FileSet(manifest, [f.path for f in files])
+    files = tables.data_files(lake.PRODUCT_HISTORY)
+    if files:
+        manifest = _write_manifest(settings, store, "dim_product", files)
+        sources[("dim_product", None)] = FileSet(manifest, [f.path for f in files])
+    return LoadRequest(
+        [dt.date.fromisoformat(d) for d in days],
+        lambda table, day: sources.get((table, day.isoformat() if day else None)),
+    )
 
 
 def mark_loaded(days: list[DayPlan], ledger: DynamoLedger) -> dict[str, list[str]]:

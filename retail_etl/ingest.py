@@ -2,17 +2,21 @@
 
 The flow for every file version, whatever delivered it:
 1. claim it in the ledger (a duplicate or concurrent delivery stops here);
-2. stream it through the core, writing its curated, quarantine and parked parts to a staging
-   prefix of its own;
+2. stream it through the core, writing its rows as Parquet data files into the tables' data
+   folders (not yet part of any table, so invisible to every reader);
 3. publish, under a per-key lock: if the raw bucket's current object is another version, this
-   one is SUPERSEDED and publishes nothing; otherwise copy the parts to their final keys (names
-   derived from the object key, so a retry, a replay or a corrected version of the file
-   overwrites the same names and never adds a second copy), then delete parts that an earlier
-   attempt or an earlier version left and this one did not write (their dates become dirty);
-4. record DONE with its counts and dirty dates in one ledger transaction.
+   one is SUPERSEDED and publishes nothing. Otherwise mark dirty every date the publish can
+   change (this version's and the rows it replaces), then replace the key's rows in each table
+   with one Iceberg commit per table (delete where source_file = key, add the new files), then
+   mark the dates dirty again, so a daily run that read the tables before the commit re-runs;
+4. record DONE with its counts in the ledger.
+A products file changes no curated row itself: it replaces its own versions in the product
+history and marks dirty exactly the known dates whose enrichment that can change; the daily
+refresh of each date re-enriches it against the whole history (`retail_etl.daily`).
 A bad file (`FileRejected`) is recorded FAILED_PERMANENT and not retried; any other error
 gives the claim back and propagates, so the message is retried and ends in the DLQ after N
-tries. Nothing is visible under the curated prefix before step 3.
+tries. A crash anywhere is repaired by the retry: the dirty marks came first, and every
+commit replaces the key's rows rather than adding to them.
 """
 
 from __future__ import annotations
@@ -29,21 +33,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
-from retail_etl.adapters.ledger import DONE, FINISHED, Claim, DynamoLedger, FileVersion
+from retail_etl.adapters.ledger import DONE, FINISHED, DynamoLedger, FileVersion
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake, from_source
 from retail_etl.config import Settings
+from retail_etl.domain import lake
 from retail_etl.domain.catalog import ProductHistory
-from retail_etl.domain.contract import FileError, drop_date
+from retail_etl.domain.contract import FileError, Reason, drop_date
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.events import clean_events_file, release_parked
+from retail_etl.domain.events import clean_events_file
 from retail_etl.domain.products import clean_products_file
 from retail_etl.domain.report import FileReport, FileStatus
 
-CURATED_EVENTS = "curated/events"
-PRODUCT_HISTORY = "curated/products/product_history.parquet"
-QUARANTINE = "quarantine"
-PARKED = "parked/events"
-STAGING = "_staging"
 _UPLOADS_AHEAD = 4
 KINDS = ("events", "products")
 
@@ -82,19 +83,10 @@ def object_refs(body: dict) -> Iterator[ObjectRef]:
         )
 
 
-def file_id(file: FileVersion) -> str:
-    """A short, stable name for an object key, used in every output object's key. Every
-    version of a key writes the same names, so a newer version (a corrected file) replaces
-    the older one's output, and a retry or a replay overwrites its own."""
-    stem = file.key.rsplit("/", 1)[-1].split(".", 1)[0]
-    digest = hashlib.sha256(f"{file.bucket}/{file.key}".encode()).hexdigest()
-    return f"{stem}-{digest[:16]}"
-
-
-def staging_prefix(file: FileVersion) -> str:
-    """Where one version stages its parts (two versions of a key never share it)."""
-    version = hashlib.sha256(file.version.encode()).hexdigest()[:12]
-    return f"{STAGING}/{file_id(file)}-{version}/"
+def file_id(key: str) -> str:
+    """A short, stable name for an object key, used in its data files' names."""
+    stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def kind_of(key: str) -> str:
@@ -109,10 +101,13 @@ def kind_of(key: str) -> str:
 class Ingestor:
     """Everything one ingest Lambda container keeps between invocations."""
 
-    def __init__(self, settings: Settings, store: ObjectStore, ledger: DynamoLedger) -> None:
+    def __init__(
+        self, settings: Settings, store: ObjectStore, ledger: DynamoLedger, tables: Lake
+    ) -> None:
         self.settings = settings
         self.store = store
         self.ledger = ledger
+        self.lake = tables
 
     def ingest(self, ref: ObjectRef) -> FileReport | None:
         """Process one object version; None when the ledger says it was already handled."""
@@ -129,13 +124,12 @@ class Ingestor:
             report.kind = kind_of(ref.key)
             stream = self.store.open(ref.bucket, ref.key, ref.version)
             if report.kind == "events":
-                published = self._events(file, claim, stream, report)
+                published = self._events(file, stream, report)
             else:
                 published = self._products(file, stream, report)
         except FileRejected as exc:
             rejected = FileReport.rejected(ref.key, report.kind, exc)
             rejected.duration_s = time.perf_counter() - started
-            self._discard_staging(file)
             self.ledger.fail_permanently(file, claim, rejected)
             return rejected
         except BaseException as exc:
@@ -158,174 +152,150 @@ class Ingestor:
                 return True
             raise
 
+    def _history(self) -> ProductHistory:
+        return ProductHistory(self.lake.read(lake.PRODUCT_HISTORY))
+
     # events ---------------------------------------------------------------------------------
 
-    def _history(self) -> ProductHistory:
-        table = self.store.read_parquet(self.settings.curated_bucket, PRODUCT_HISTORY)
-        return ProductHistory(table)
-
-    def _events(self, file: FileVersion, claim: Claim, stream, report: FileReport) -> bool:
-        """Clean the file chunk by chunk; each chunk's parts are staged by a worker thread
-        (Parquet encoding and the upload release the GIL) while the next chunk is cleaned.
-        Returns False when a newer version of the key superseded this one."""
-        fid = file_id(file)
+    def _events(self, file: FileVersion, stream, report: FileReport) -> bool:
+        """Clean the file chunk by chunk; each chunk's data files are written by a worker
+        thread (Parquet encoding and the upload release the GIL) while the next chunk is
+        cleaned. Events are enriched with the history as it is now; the daily refresh of
+        their dates makes that final. Returns False when a newer version superseded this one."""
         history = self._history()
         now_us = time.time_ns() // 1000
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as uploads:
+        stem = file_id(file.key)
+        parts: dict[str, list[str]] = {t.name: [] for t in _EVENT_TABLES}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parts") as uploads:
             pending: list = []
-            staged: list[tuple[str, str]] = []
             batches = clean_events_file(
                 stream, file.key, history, now_us, report, self.settings.block_bytes
             )
             for n, batch in enumerate(batches):
-                part = f"{fid}-c{n:05d}.parquet"
-                outputs = [
-                    (f"{CURATED_EVENTS}/event_date={day}/{part}", table)
-                    for day, table in _by_date(batch.curated)
-                ]
-                if batch.quarantine.num_rows:
-                    outputs.append((f"{QUARANTINE}/kind=events/{part}", batch.quarantine))
-                if batch.parked.num_rows:
-                    outputs.append((f"{PARKED}/{part}", batch.parked))
-                pending += [uploads.submit(self._stage, file, key, t) for key, t in outputs]
-                while len(pending) - len(staged) > _UPLOADS_AHEAD:  # bound memory
-                    staged.append(pending[len(staged)].result())
-            staged += [f.result() for f in pending[len(staged) :]]
-        if not self._publish(file, claim, staged, report):
-            return False
-        if report.rows_quarantined.get("unknown_product"):
-            # A products file may have updated the history while this file was read.
-            self._release_parked(self._history(), file_id(file), report, only=file_id(file))
-        return True
+                outputs = [(lake.CURATED_EVENTS, t) for t in _by_date(batch.curated)]
+                outputs += [(lake.PARKED_EVENTS, t) for t in _by_date(batch.parked)]
+                quarantine = batch.quarantine.filter(
+                    pc.not_equal(batch.quarantine["reason"], Reason.UNKNOWN_PRODUCT)
+                )
+                if quarantine.num_rows:
+                    outputs.append((lake.QUARANTINE, quarantine))
+                report.event_dates |= _dates(batch.parked)
+                for spec, rows in outputs:
+                    name = f"{stem}-c{n:05d}"
+                    pending.append(uploads.submit(self._write_part, spec, rows, name))
+                while len(pending) > _UPLOADS_AHEAD:  # bound memory
+                    table, path = pending.pop(0).result()
+                    parts[table].append(path)
+            for future in pending:
+                table, path = future.result()
+                parts[table].append(path)
+        return self._publish(file, report, parts)
 
-    def _stage(self, file: FileVersion, final_key: str, table: pa.Table) -> tuple[str, str]:
-        staging_key = staging_prefix(file) + final_key
-        self.store.put_parquet(self.settings.curated_bucket, staging_key, table)
-        return staging_key, final_key
+    def _write_part(self, spec: lake.LakeTable, rows: pa.Table, name: str) -> tuple[str, str]:
+        return spec.name, self.lake.write_part(spec, rows, name)
 
-    def _publish(
-        self, file: FileVersion, claim: Claim, staged: list[tuple[str, str]], report: FileReport
-    ) -> bool:
-        """Move staged parts to their final keys and remove what an earlier attempt, or an
-        earlier version of the key, left; False (nothing published) when a newer version of
-        the key is already in the raw bucket. A per-key lock keeps two versions from
-        publishing at once."""
-        lock = f"key#{file.bucket}/{file.key}"
-        token = self.ledger.acquire_lock(lock)
-        if token is None:
-            raise FileBusy(f"another version of {file.key} is being published")
-        try:
+    def _publish(self, file: FileVersion, report: FileReport, parts: dict[str, list[str]]) -> bool:
+        """Replace the key's rows in each table, intent first; False (nothing published)
+        when a newer version of the key is already in the raw bucket. A per-key lock keeps
+        two versions of one key from publishing at once."""
+        with self._key_lock(file):
             if self._superseded(file):
-                self._discard_staging(file)
                 return False
-            bucket = self.settings.curated_bucket
-            finals = {final for _, final in staged}
-            versions = self.ledger.versions(file.bucket, file.key)
-            earlier = {key for v in versions for key in v.get("outputs", [])}
-            replaced = [v for v in versions if v["version_id"] != file.version]
-            replaced = [v for v in replaced if v.get("status") == DONE]
-            if replaced:  # their rows leave these dates
-                released = self._released_parts(file)
-                earlier |= set(released)
-                report.event_dates |= {
-                    dt.date.fromisoformat(day) for v in replaced for day in v.get("event_dates", [])
-                } | {_partition_date(key) for key in released}
-            self.ledger.record_outputs(file, claim, sorted(finals | earlier))
-            for staging_key, final_key in staged:
-                self.store.copy(bucket, staging_key, final_key)
-            self.store.delete(bucket, sorted(earlier - finals))
-            self._discard_staging(file)
-            for v in replaced:
-                self.ledger.mark_superseded(FileVersion(file.bucket, file.key, v["version_id"]))
+            dates = report.event_dates | self._dates_of(file.key)
+            report.event_dates = dates
+            self.ledger.mark_dirty(dates)
+            for spec in _EVENT_TABLES:
+                self.lake.replace(spec, from_source(file.key), parts[spec.name])
+            self.ledger.mark_dirty(dates)
+            self._supersede_earlier(file)
             return True
-        finally:
-            self.ledger.release_lock(lock, token)
 
-    def _released_parts(self, file: FileVersion) -> list[str]:
-        """Curated parts that products files released from this key's parked events."""
-        fid = file_id(file)
-        return [
-            key
-            for key in self.store.list(self.settings.curated_bucket, CURATED_EVENTS + "/")
-            if key.rsplit("/", 1)[-1].startswith(f"{fid}-c") and "-released-" in key
-        ]
+    def _dates_of(self, key: str) -> set[dt.date]:
+        """The dates that rows of `key` (an earlier version, or this one's crashed attempt)
+        occupy now: replacing them changes those dates too."""
+        out: set[dt.date] = set()
+        for spec in (lake.CURATED_EVENTS, lake.PARKED_EVENTS):
+            out |= _dates(self.lake.read(spec, from_source(key), ("event_date",)))
+        return out
 
-    def _discard_staging(self, file: FileVersion) -> None:
-        bucket = self.settings.curated_bucket
-        self.store.delete(bucket, self.store.list(bucket, staging_prefix(file)))
+    def _supersede_earlier(self, file: FileVersion) -> None:
+        for v in self.ledger.versions(file.bucket, file.key):
+            if v["version_id"] != file.version and v.get("status") == DONE:
+                self.ledger.mark_superseded(FileVersion(file.bucket, file.key, v["version_id"]))
+
+    def _key_lock(self, file: FileVersion):
+        return _Lock(self.ledger, f"key#{file.bucket}/{file.key}")
 
     # products -------------------------------------------------------------------------------
 
     def _products(self, file: FileVersion, stream, report: FileReport) -> bool:
-        """Upsert the product history, then release the parked events it now defines.
+        """Replace this key's versions in the product history and its quarantined rows.
 
-        The history is one object: a ledger lock keeps two products files from racing on it
-        (the loser's message is retried). The history is written before parked events are
-        released, and released dates are marked dirty before their parked rows are removed,
-        so a crash at any point is repaired by the retry.
+        Dirty dates: for every product this version defines, and every product the key's
+        earlier version defined (a correction may remove one), the known dates whose
+        enrichment its version can change, computed against the history of the other keys,
+        so a retry after a crash at any point marks the same dates again.
         """
-        token = self.ledger.acquire_lock("product-history")
-        if token is None:
-            raise FileBusy("another products file is updating the product history")
-        try:
+        with self._key_lock(file):
             if self._superseded(file):  # an older version must not overwrite a newer one
                 return False
             now_us = time.time_ns() // 1000
             result = clean_products_file(
                 stream, file.key, now_us, report, self.settings.block_bytes
             )
-            history = self._history()
-            effective = drop_date(file.key) or dt.datetime.now(dt.UTC).date()
-            history.upsert(result.versions, effective, file.key, now_us)
-            bucket = self.settings.curated_bucket
-            self.store.put_parquet(bucket, PRODUCT_HISTORY, history.to_table())
-            key = f"{QUARANTINE}/kind=products/{file_id(file)}.parquet"
-            if result.quarantine.num_rows:
-                self.store.put_parquet(bucket, key, result.quarantine)
-            else:  # an earlier version's rejected rows are no longer this key's
-                self.store.delete(bucket, [key])
-            self._release_parked(history, file_id(file), report)
-            return True
-        finally:
-            self.ledger.release_lock("product-history", token)
-
-    def _release_parked(
-        self, history: ProductHistory, releaser: str, report: FileReport, only: str = ""
-    ) -> None:
-        """Enrich parked events (those whose part name starts with `only`) now known."""
-        bucket = self.settings.curated_bucket
-        for key in self.store.list(bucket, f"{PARKED}/{only}"):
-            parked = self.store.read_parquet(bucket, key)
-            if parked is None:
-                continue
-            released, left = release_parked(parked, history)
-            if not released.num_rows:
-                continue
-            stem = key.rsplit("/", 1)[-1].removesuffix(".parquet")
-            for day, table in _by_date(released):
-                out = f"{CURATED_EVENTS}/event_date={day}/{stem}-released-{releaser}.parquet"
-                self.store.put_parquet(bucket, out, table)
-            dates = _released_dates(released)
+            effective = drop_date(file.key) or self.store.modified_date(
+                file.bucket, file.key, file.version
+            )
+            mine = ProductHistory()
+            mine.upsert(result.versions, effective, file.key, now_us)
+            rows = self.lake.read(lake.PRODUCT_HISTORY)
+            own = pc.equal(rows["source_file"], file.key)
+            earlier = rows.filter(own)
+            others = ProductHistory(rows.filter(pc.invert(own)))
+            changed = [(p, effective) for p in result.versions["product_id"]]
+            changed += zip(
+                earlier["product_id"].to_pylist(),
+                earlier["effective_date"].to_pylist(),
+                strict=True,
+            )
+            dates = others.dates_affected(changed, self.ledger.known_dates())
             self.ledger.mark_dirty(dates)
-            if left.num_rows:
-                self.store.put_parquet(bucket, key, left)
-            else:
-                self.store.delete(bucket, [key])
-            report.rows_released += released.num_rows
-            report.event_dates |= dates
+            self.lake.replace(lake.QUARANTINE, from_source(file.key), rows=result.quarantine)
+            self.lake.replace(lake.PRODUCT_HISTORY, from_source(file.key), rows=mine.to_table())
+            # dates whose first events landed while this file was processed
+            dates |= others.dates_affected(changed, self.ledger.known_dates())
+            self.ledger.mark_dirty(dates)
+            report.event_dates = dates
+            self._supersede_earlier(file)
+            return True
 
 
-def _by_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+_EVENT_TABLES = (lake.QUARANTINE, lake.PARKED_EVENTS, lake.CURATED_EVENTS)
+
+
+class _Lock:
+    """A ledger lock as a context manager; FileBusy when another holder has it."""
+
+    def __init__(self, ledger: DynamoLedger, name: str) -> None:
+        self.ledger, self.name, self.token = ledger, name, None
+
+    def __enter__(self) -> _Lock:
+        self.token = self.ledger.acquire_lock(self.name)
+        if self.token is None:
+            raise FileBusy(f"{self.name} is held by another delivery")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.ledger.release_lock(self.name, self.token)
+
+
+def _by_date(table: pa.Table) -> Iterator[pa.Table]:
     if not table.num_rows:
         return
     dates = table["event_date"]
     for day in pc.unique(dates).to_pylist():
-        yield day.isoformat(), table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+        yield table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
 
 
-def _partition_date(key: str) -> dt.date:
-    return dt.date.fromisoformat(key.split("event_date=", 1)[1].split("/", 1)[0])
-
-
-def _released_dates(table: pa.Table) -> set[dt.date]:
+def _dates(table: pa.Table) -> set[dt.date]:
     return set(pc.unique(table["event_date"]).to_pylist()) if table.num_rows else set()

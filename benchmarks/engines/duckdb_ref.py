@@ -665,7 +665,7 @@ def aggregate(curated_dir: Path, out_dir: Path) -> dict:
                    category, quantity, revenue
             FROM {source}
             QUALIFY row_number() OVER (PARTITION BY event_id
-                                       ORDER BY ingested_at, source_file) = 1"""
+                                       ORDER BY source_file) = 1"""
     )
     rows = {}
     for name, schema in AGGREGATES.items():

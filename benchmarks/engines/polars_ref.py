@@ -748,7 +748,7 @@ def aggregate(curated_dir: Path, out_dir: Path) -> dict:
         [
             events.filter(~repeated),
             events.filter(repeated)
-            .sort("ingested_at", "source_file")
+            .sort("source_file")
             .unique(subset="event_id", keep="first", maintain_order=True),
         ]
     ).lazy()

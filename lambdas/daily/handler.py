@@ -1,4 +1,5 @@
-"""The daily state machine's Lambda tasks: plan, aggregate_day, load_warehouse, mark_loaded.
+"""The daily state machine's Lambda tasks: plan, aggregate_day (or prepare_glue and
+publish_glue_output around the Glue job), submit_load, explain_load_failure, mark_loaded.
 
 Each parses the state's JSON, calls `retail_etl.daily` and returns JSON for the next state.
 Errors propagate, so the state machine's Retry and Catch (with the cause) decide what happens.
@@ -15,6 +16,7 @@ from aws_lambda_powertools import Logger
 from retail_etl import daily
 from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake
 from retail_etl.adapters.warehouse import RedshiftWarehouse
 from retail_etl.config import Settings
 
@@ -36,6 +38,11 @@ def ledger() -> DynamoLedger:
     return DynamoLedger(boto3.client("dynamodb"), settings().ledger_table)
 
 
+@cache
+def tables() -> Lake:
+    return Lake.glue(settings())
+
+
 def _plans(event: dict) -> list[daily.DayPlan]:
     return [daily.DayPlan(**d) for d in event["dates"]]
 
@@ -47,14 +54,27 @@ def plan(event: dict, context) -> dict:
         if event.get("run_date")
         else daily.default_run_date()
     )
-    plans = daily.plan(run_date, settings(), store(), ledger())
+    plans = daily.plan(run_date, settings(), tables(), ledger())
     return {"run_date": run_date.isoformat(), "dates": daily.as_json(plans)}
 
 
 @logger.inject_lambda_context(log_event=True)
 def aggregate_day(event: dict, context) -> dict:
-    counts = daily.aggregate_day(event["date"], settings(), store())
+    counts = daily.aggregate_day(event["date"], tables())
     logger.info("aggregated", extra={"date": event["date"], "rows": counts})
+    return {"date": event["date"], "rows": counts}
+
+
+@logger.inject_lambda_context(log_event=True)
+def prepare_glue(event: dict, context) -> dict:
+    """Refresh a large date and hand the Glue job the manifest of its curated data files."""
+    return daily.prepare_glue(event["date"], settings(), store(), tables())
+
+
+@logger.inject_lambda_context(log_event=True)
+def publish_glue_output(event: dict, context) -> dict:
+    """Commit what the Glue job wrote for a date to the aggregate tables."""
+    counts = daily.publish_glue_output(event["date"], event["output_path"], tables())
     return {"date": event["date"], "rows": counts}
 
 
@@ -69,7 +89,7 @@ def redshift() -> RedshiftWarehouse:
 def submit_load(event: dict, context) -> dict:
     """Start the warehouse load of the planned dates; the state machine polls its status."""
     days = [d.date for d in _plans(event)]
-    statement_id = redshift().submit_load(daily.load_request(days, settings(), store()))
+    statement_id = redshift().submit_load(daily.load_request(days, settings(), store(), tables()))
     return {"statement_id": statement_id, "dates": days}
 
 

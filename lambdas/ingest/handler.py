@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 from retail_etl.domain.report import FileStatus
 from retail_etl.ingest import Ingestor, object_refs
@@ -40,6 +41,7 @@ def ingestor() -> Ingestor:
             settings,
             ObjectStore(boto3.client("s3")),
             DynamoLedger(boto3.client("dynamodb"), settings.ledger_table, settings.lease_seconds),
+            Lake.glue(settings),
         )
     return _ingestor
 

@@ -2,8 +2,9 @@
 
 A file version is claimed with a conditional write, so two deliveries of the same S3 event
 process it once; a claim is a lease, so a crashed attempt can be taken over once it expires.
-Finishing a file and marking its event dates dirty happen in one transaction, so a date is
-never dirty without its file being DONE or the other way round. Date items keep two counters:
+A file's dates are marked dirty before its rows become visible and again after (intent
+first), so no crash can lose a dirty date; finishing it is then one item. Date items keep two
+counters:
 `dirty_seq` grows on every change, `loaded_seq` records the change a warehouse load saw; a date
 is dirty while `dirty_seq > loaded_seq`, which keeps a date that changed during a load dirty.
 """
@@ -156,9 +157,9 @@ class DynamoLedger:
         }
 
     def complete(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
-        """Record the file DONE and its event dates dirty, atomically."""
-        items = [self._finish_update(file, claim, DONE, report)]
-        self._transact(items + [self._dirty_update(d) for d in sorted(report.event_dates)])
+        """Record the file DONE with its counts: one item, written after its dates were
+        marked dirty (before and after its publish), so finishing is never split."""
+        self._transact([self._finish_update(file, claim, DONE, report)])
 
     def _transact(self, items: list[dict]) -> None:
         for start in range(0, len(items), 100):  # DynamoDB's limit per transaction
@@ -254,8 +255,14 @@ class DynamoLedger:
                 raise
 
     def mark_dirty(self, dates: set[dt.date]) -> None:
-        """Mark dates changed outside a file's own processing (re-enriched parked events)."""
+        """Record that these dates changed, or are about to: idempotent in effect (a date
+        marked twice is aggregated once more, never wrongly), so it may be split into
+        several transactions and repeated by a retry."""
         self._transact([self._dirty_update(d) for d in sorted(dates)])
+
+    def known_dates(self) -> set[dt.date]:
+        """Every date that ever held data: a products file can only change these."""
+        return {dt.date.fromisoformat(item["sk"]) for item in self._partition(DATES_PK)}
 
     def dirty_dates(self) -> dict[dt.date, int]:
         """Dates changed since their last load, with the change counter a load must record."""

@@ -7,6 +7,7 @@ and original text for quarantine.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any, BinaryIO
 
@@ -33,6 +34,16 @@ class ObjectStore:
         head = self.s3.head_object(Bucket=bucket, Key=key)
         version = head.get("VersionId")
         return version if version and version != "null" else head["ETag"].strip('"')
+
+    def modified_date(self, bucket: str, key: str, version: str | None = None) -> dt.date:
+        """The UTC date a version was written (a products file's effective date without dt=)."""
+        kwargs = {"Bucket": bucket, "Key": key}
+        if version:
+            kwargs["VersionId"] = version
+        return self.s3.head_object(**kwargs)["LastModified"].astimezone(dt.UTC).date()
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
     def put_parquet(self, bucket: str, key: str, table: pa.Table) -> None:
         sink = io.BytesIO()

@@ -44,20 +44,28 @@ def ddl() -> list[str]:
 
 
 @dataclass(frozen=True)
+class FileSet:
+    """A table's current data files for one date: a COPY manifest listing them, and the list."""
+
+    manifest: str
+    files: list[str]
+
+
+@dataclass(frozen=True)
 class LoadRequest:
-    """What to load: the dates, and where each table's Parquet is for each date."""
+    """What to load: the dates, and the data files of each table for each date."""
 
     dates: Sequence[dt.date]
-    # (table, date) -> location of that date's Parquet files; None for dim_product
-    source: Callable[[str, dt.date | None], str | None]
+    # (table, date) -> that date's data files (None: no rows); date None for dim_product
+    source: Callable[[str, dt.date | None], FileSet | None]
 
 
 @dataclass(frozen=True)
 class Copy:
-    """Fill `stage` from the Parquet at `location`: the one statement that differs by engine."""
+    """Fill `stage` from a set of Parquet files: the one statement that differs by engine."""
 
     stage: str
-    location: str
+    files: FileSet
 
 
 _COPIES = "COPIES"
@@ -91,9 +99,11 @@ def load_statements(request: LoadRequest) -> list[str | Copy]:
 class DuckDBWarehouse:
     """The local warehouse: a DuckDB file with schema `retail`."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, locate: Callable[[str], str] = lambda url: url) -> None:
+        """`locate` maps a data file's URL to where DuckDB reads it (a local mirror)."""
         import duckdb
 
+        self.locate = locate
         self.con = duckdb.connect(str(path))
         self.con.execute("SET TimeZone = 'UTC'")  # Parquet UTC timestamps land unshifted
 
@@ -109,9 +119,10 @@ class DuckDBWarehouse:
 
     def render(self, statement: str | Copy) -> str:
         if isinstance(statement, Copy):
+            files = ", ".join(f"'{self.locate(f)}'" for f in statement.files.files)
             return (
                 f"INSERT INTO {statement.stage} SELECT * FROM "
-                f"read_parquet('{statement.location}', hive_partitioning = false)"
+                f"read_parquet([{files}], hive_partitioning = false)"
             )
         return self.to_duckdb(statement)
 
@@ -161,8 +172,8 @@ class RedshiftWarehouse:
     def render(self, statement: str | Copy) -> str:
         if isinstance(statement, Copy):
             return (
-                f"COPY {statement.stage} FROM '{statement.location}' "
-                f"IAM_ROLE '{self.iam_role}' FORMAT AS PARQUET"
+                f"COPY {statement.stage} FROM '{statement.files.manifest}' "
+                f"IAM_ROLE '{self.iam_role}' FORMAT AS PARQUET MANIFEST"
             )
         return statement
 

@@ -89,7 +89,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.stack:
         stack = _deployed(args)
         s = stack.settings
-        replays = build_replays(stack.store, s.raw_bucket, s.curated_bucket, args.reason, kinds)
+        replays = build_replays(stack.store, s.raw_bucket, stack.lake, args.reason, kinds)
         for replay in replays:
             stack.put_raw(replay.key, replay.data)
             console.print(f"dropped {replay.key} ({replay.rows} rows of {replay.source_file})")
@@ -100,7 +100,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     with _local(args) as pipeline:
         s = pipeline.settings
-        replays = build_replays(pipeline.store, s.raw_bucket, s.curated_bucket, args.reason, kinds)
+        replays = build_replays(pipeline.store, s.raw_bucket, pipeline.lake, args.reason, kinds)
         if not replays:
             console.print("nothing to replay: every chosen quarantined row was replayed already")
             return 0

@@ -32,7 +32,6 @@ COLUMNS = (
     "category",
     "quantity",
     "revenue",
-    "ingested_at",
     "source_file",
 )
 
@@ -68,7 +67,8 @@ def _may_repeat(ids: pa.ChunkedArray) -> bool:
 
 
 def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
-    """Keep one copy per event_id: the one with the smallest (ingested_at, source_file).
+    """Keep one copy per event_id: the one from the first source file in key order (never
+    arrival order, so the result depends on the files alone).
 
     Files are deduplicated on their own at ingest, so copies only exist when the same event
     came in two files; the expensive ordering is done for those ids only.
@@ -89,7 +89,6 @@ def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
         copies,
         sort_keys=[
             ("event_id", "ascending"),
-            ("ingested_at", "ascending"),
             ("source_file", "ascending"),
         ],
     )

@@ -7,6 +7,7 @@ version (docs/data-contract.md §3), so yesterday's revenue never changes when t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,34 @@ class ProductHistory:
             drop=True
         )
         self._snapshots.clear()
+
+    def dates_affected(
+        self, changed: Iterable[tuple[str, dt.date]], known: Iterable[dt.date]
+    ) -> set[dt.date]:
+        """The `known` dates whose enrichment a version of product p effective on day e can
+        change, for each (p, e) in `changed`, when this history holds every other version.
+
+        Version e of p governs the dates from e up to p's next later version, and also every
+        date before e when no other version of p is older; so adding, replacing or removing
+        it changes those dates only.
+        """
+        days = np.array(sorted({day_number(d) for d in known}), dtype=np.int64)
+        hit = np.zeros(len(days), dtype=bool)
+        if not len(days):
+            return set()
+        by_product = {
+            pid: np.sort(group.to_numpy())
+            for pid, group in self._df.groupby("product_id")["effective_day"]
+        }
+        none = np.empty(0, dtype=np.int64)
+        for pid, effective in changed:
+            e = day_number(effective)
+            others = by_product.get(pid, none)
+            later = others[others > e]
+            lo = 0 if not len(others) or others.min() >= e else np.searchsorted(days, e)
+            hi = np.searchsorted(days, later.min()) if len(later) else len(days)
+            hit[lo:hi] = True
+        return {EPOCH + dt.timedelta(days=int(d)) for d in days[hit]}
 
     def _snapshot(self, day: int) -> pd.Series:
         """History row number of the version each product uses on `day`, indexed by id."""
@@ -144,4 +173,8 @@ def _from_table(table: pa.Table) -> pd.DataFrame:
             "ingested_at_us": table["ingested_at"].cast(pa.int64()).to_numpy(),
         }
     )
-    return df.sort_values(["product_id", "effective_day"], kind="stable").reset_index(drop=True)
+    # Files with the same effective date apply in key order: the last key wins (a pure
+    # function of the files, whatever order they arrived in).
+    df = df.sort_values(["product_id", "effective_day", "source_file"], kind="stable")
+    df = df.drop_duplicates(["product_id", "effective_day"], keep="last")
+    return df.reset_index(drop=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from retail_etl.adapters.catalog import ensure_tables
 from retail_etl.adapters.ledger import ATTRIBUTES, KEY_SCHEMA
+from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 
 # cdk.json's ingest_max_receives for dev is the EnvironmentConfig default
@@ -22,7 +22,15 @@ VISIBILITY_TIMEOUT_S = 900
 
 def provision(settings: Settings, session: Any = None) -> None:
     """Buckets (raw versioned), the ledger table, the ingest queue with its DLQ and the Glue
-    catalog; idempotent."""
+    database with the lake's Iceberg tables; idempotent."""
+    session = session or boto3.Session()
+    provision_storage(settings, session)
+    Lake.glue(settings).ensure()
+    _queues(settings, session.client("sqs"))
+
+
+def provision_storage(settings: Settings, session: Any = None) -> None:
+    """The three buckets (raw versioned) and the ledger table; idempotent."""
     session = session or boto3.Session()
     s3 = session.client("s3")
     region = session.region_name or "eu-west-1"
@@ -44,10 +52,6 @@ def provision(settings: Settings, session: Any = None) -> None:
             AttributeDefinitions=ATTRIBUTES,
             BillingMode="PAY_PER_REQUEST",
         )
-    ensure_tables(
-        settings.glue_database, settings.curated_bucket, settings.analytics_bucket, session
-    )
-    _queues(settings, session.client("sqs"))
 
 
 def _queues(settings: Settings, sqs: Any) -> None:

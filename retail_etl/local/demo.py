@@ -12,9 +12,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from retail_etl.adapters.files import local_writer
+from retail_etl.domain import lake
 from retail_etl.generator import generate_dataset
 from retail_etl.generator.late import late_events_file
-from retail_etl.ingest import PRODUCT_HISTORY
 from retail_etl.local.run import RunReport, run_folder
 from retail_etl.local.runtime import LocalPipeline, Progress
 
@@ -86,8 +86,8 @@ def _attempts(pipeline: LocalPipeline) -> dict[str, int]:
 
 
 def _products_known_on(pipeline: LocalPipeline, day: dt.date, limit: int = 50) -> list[str]:
-    history = pipeline.store.read_parquet(pipeline.settings.curated_bucket, PRODUCT_HISTORY)
-    if history is None:
+    history = pipeline.lake.read(lake.PRODUCT_HISTORY)
+    if not history.num_rows:
         raise RuntimeError("no product history: the first products file did not land")
     known = history.filter(pc.less_equal(history["effective_date"], day))
     return sorted(set(known["product_id"].to_pylist()))[:limit]

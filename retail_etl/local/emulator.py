@@ -1,15 +1,22 @@
-"""An in-process moto server whose DynamoDB requests run one at a time.
+"""An in-process moto server whose DynamoDB and Glue requests run one at a time.
 
 moto's threaded server runs requests concurrently without locking its backends, so two
 conditional DynamoDB writes racing each other can both succeed. DynamoDB applies each item
 write atomically; serialising DynamoDB requests gives the local run and the tests that
 guarantee too, so concurrency tests exercise the ledger's conditions, not moto's races.
+
+Glue's UpdateTable takes the VersionId the caller read and fails with
+ConcurrentModificationException when the table changed since: that check is what makes an
+Iceberg commit through the Glue catalog optimistic. moto ignores it (two writers both win and
+one's commit is lost), so the emulator applies it, as Glue does.
 Other services stay concurrent: a streaming S3 read must not block the writes beside it.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import json
 import logging
 import os
 import threading
@@ -18,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.glue.models import glue_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -41,6 +50,48 @@ class _SerialDynamoDB:
         return self.app(environ, start_response)
 
 
+class _GlueVersionCheck:
+    """WSGI middleware: Glue requests run under one lock, and an UpdateTable whose VersionId
+    is not the table's current one is refused as Glue refuses it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("AWSGlue."):
+            return self.app(environ, start_response)
+        with self.lock:
+            if target == "AWSGlue.UpdateTable":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(body)
+                stale = self._stale(json.loads(body or b"{}"))
+                if stale:
+                    start_response("400 Bad Request", [("Content-Type", "application/json")])
+                    error = {"__type": "ConcurrentModificationException", "message": stale}
+                    return [json.dumps(error).encode()]
+            return list(self.app(environ, start_response))
+
+    @staticmethod
+    def _stale(request: dict[str, Any]) -> str:
+        expected = request.get("VersionId")
+        if expected is None:
+            return ""
+        backend = glue_backends[DEFAULT_ACCOUNT_ID][
+            os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
+        ]
+        name = request["TableInput"]["Name"]
+        try:
+            current = backend.get_table(request["DatabaseName"], name).as_dict()["VersionId"]
+        except Exception:
+            return ""
+        if str(current) == str(expected):
+            return ""
+        return f"Table {name} was modified: version {current}, not {expected}"
+
+
 class _Dispatcher(DomainDispatcherApplication):
     """moto's dispatcher with the host → backend lookup remembered. moto lists its package
     folder and tries every service's URL patterns on each request, under one lock: with
@@ -59,7 +110,7 @@ class LocalMotoServer(ThreadedMotoServer):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
 
     def _server_entry(self) -> None:
-        app = _SerialDynamoDB(_Dispatcher(create_backend_app))
+        app = _GlueVersionCheck(_SerialDynamoDB(_Dispatcher(create_backend_app)))
         self._server = make_server(
             self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

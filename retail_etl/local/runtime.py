@@ -39,7 +39,8 @@ import boto3
 from retail_etl import daily
 from retail_etl.adapters.ledger import DONE, FINISHED, SUPERSEDED, DynamoLedger, FileVersion
 from retail_etl.adapters.objects import ObjectStore
-from retail_etl.adapters.warehouse import DuckDBWarehouse, LoadRequest
+from retail_etl.adapters.tables import Lake
+from retail_etl.adapters.warehouse import DuckDBWarehouse
 from retail_etl.config import Settings
 from retail_etl.ingest import kind_of, object_refs
 from retail_etl.local.account import provision
@@ -164,6 +165,7 @@ class LocalPipeline:
         self.sqs = boto3.client("sqs")
         self.store = ObjectStore(self.s3)
         self.ledger = DynamoLedger(boto3.client("dynamodb"), s.ledger_table, s.lease_seconds)
+        self.lake = Lake.glue(s)
         self.queue_url = self.sqs.get_queue_url(QueueName=s.ingest_queue)["QueueUrl"]
         self.dlq_url = self.sqs.get_queue_url(QueueName=s.dead_letter_queue)["QueueUrl"]
         self.queue_arn = self.sqs.get_queue_attributes(
@@ -179,7 +181,9 @@ class LocalPipeline:
                 env, self.out_dir / "logs" / "lambda.log", self.workers, HANDLERS
             )
             self._stack.callback(self.containers.close)
-        self.state = LocalState(s, self.out_dir, self.s3, self.ledger, self.sqs, self.dlq_url)
+        self.state = LocalState(
+            s, self.out_dir, self.s3, self.ledger, self.sqs, self.dlq_url, self.lake
+        )
         if self.state.exists:
             self.progress(f"restoring the state kept in {self.out_dir}")
             self.state.restore(objects=not self.read_only)
@@ -366,22 +370,15 @@ class LocalPipeline:
 
     def load(self, days: list[str]) -> None:
         """The dates' facts and aggregates into the DuckDB warehouse, from the mirror."""
-        request = daily.load_request(days, self.settings, self.store)
-        warehouse = DuckDBWarehouse(self.out_dir / WAREHOUSE)
+        request = daily.load_request(days, self.settings, self.store, self.lake)
+        warehouse = DuckDBWarehouse(self.out_dir / WAREHOUSE, locate=self._mirrored)
         try:
-            warehouse.load(LoadRequest(request.dates, self._local(request.source)))
+            warehouse.load(request)
         finally:
             warehouse.close()
 
-    def _local(self, source: Callable[[str, dt.date | None], str | None]):
+    def _mirrored(self, url: str) -> str:
+        """Where the mirror holds the object at an s3:// URL."""
         zones = {z.bucket: z for z in self.state.zones.values()}
-
-        def local_source(table: str, day: dt.date | None) -> str | None:
-            url = source(table, day)
-            if url is None:
-                return None
-            bucket, _, key = url.removeprefix("s3://").partition("/")
-            path = zones[bucket].path(key)
-            return str(path / "*.parquet") if key.endswith("/") else str(path)
-
-        return local_source
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        return str(zones[bucket].path(key))

@@ -6,8 +6,11 @@ objects are deleted) and the ledger table is exported to `ledger.json`. The next
 the same folder starts a fresh emulator and uploads it all back, so `run` twice, `status`,
 `replay-quarantine` and `backfill` continue where the last command stopped.
 
-Layout: `raw/…` is the raw bucket; the curated bucket's zones (`curated/`, `quarantine/`,
-`parked/`) and the analytics bucket's `aggregates/` sit at the top of OUT under their own keys.
+The Glue catalog's part of the Iceberg tables (each table's current metadata file) goes to
+`catalog.json` and is registered again after the objects are restored.
+
+Layout: `raw/…` is the raw bucket; the curated bucket's tables (`curated/…`) and the analytics
+bucket's (`aggregates/…`, with `_manifests/`) sit at the top of OUT under their own keys.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
-from retail_etl.ingest import STAGING
 
 INDEX = Path(".state") / "objects.json"
 LEDGER_JSON = "ledger.json"
+CATALOG_JSON = "catalog.json"  # each Iceberg table's current metadata file
 DEAD_LETTERS_JSON = "dead-letters.json"
 _DOWNLOADS = 8
 
@@ -59,8 +63,10 @@ class LocalState:
         ledger: DynamoLedger,
         sqs: Any,
         dlq_url: str,
+        tables: Lake,
     ) -> None:
         self.out_dir = out_dir
+        self.lake = tables
         self.sqs = sqs
         self.dlq_url = dlq_url
         self.zones = {z.name: z for z in zones(settings, out_dir)}
@@ -93,6 +99,9 @@ class LocalState:
                 if path.exists():
                     self.s3.put_object(Bucket=zone.bucket, Key=key, Body=path.read_bytes())
                     uploaded += 1
+        catalog = self.out_dir / CATALOG_JSON
+        if catalog.exists():
+            self.lake.register(json.loads(catalog.read_text()))
         return uploaded
 
     def note(self, zone: str, key: str, data: bytes, etag: str) -> None:
@@ -116,6 +125,8 @@ class LocalState:
         items = self.ledger.items()
         (self.out_dir / LEDGER_JSON).write_text(json.dumps(items, indent=1, default=str) + "\n")
         (self.out_dir / DEAD_LETTERS_JSON).write_text(json.dumps(self._dead_letters(), indent=1))
+        pointers = json.dumps(self.lake.pointers(), indent=1, sort_keys=True)
+        (self.out_dir / CATALOG_JSON).write_text(pointers + "\n")
 
     def _dead_letters(self) -> list[str]:
         """The DLQ's message bodies; each is made visible again after it is read."""
@@ -144,7 +155,7 @@ class LocalState:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=zone.bucket)
         for page in pages:
             for obj in page.get("Contents", []):
-                if not obj["Key"].startswith(STAGING + "/"):
+                if not obj["Key"].endswith("/"):  # folder markers the Arrow S3 client makes
                     current[obj["Key"]] = obj["ETag"]
         stale = [k for k, e in current.items() if known.get(k) != e or not zone.path(k).exists()]
         for key in stale:

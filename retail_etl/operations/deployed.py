@@ -19,6 +19,7 @@ import boto3
 
 from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 
 STACK_PREFIX = "RetailEtl-"
@@ -34,6 +35,7 @@ class DeployedStack:
     session: Any
     settings: Settings
     outputs: dict[str, str]
+    profile: str | None = None  # the named profile, when the caller gave one
 
     @classmethod
     def connect(cls, stack: str, profile: str | None, region: str | None) -> DeployedStack:
@@ -49,11 +51,15 @@ class DeployedStack:
         account = session.client("sts").get_caller_identity()["Account"]
         env = stack.removeprefix(STACK_PREFIX)
         settings = Settings.for_environment(env, account, session.region_name)
-        return cls(session, settings, outputs)
+        return cls(session, settings, outputs, profile)
 
     @cached_property
     def store(self) -> ObjectStore:
         return ObjectStore(self.session.client("s3"))
+
+    @cached_property
+    def lake(self) -> Lake:
+        return Lake.glue(self.settings, self.profile, self.session.region_name)
 
     @cached_property
     def ledger(self) -> DynamoLedger:

@@ -11,8 +11,8 @@ quarantine rows stay as the record of what happened at ingest.
 A replay file's key is derived from its source and the replayed line numbers, so asking for
 the same replay twice finds the key already in the raw bucket and writes nothing, and rows
 quarantined again inside a replay file are not replayed again: each row gets one replay. Rows with
-reason `unknown_product` are never replayed: they wait in `parked/` and are released
-automatically when their product arrives.
+reason `unknown_product` are never replayed: they wait in the parked_events table and are
+enriched by the daily refresh of their date once their product arrives.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.expressions import StartsWith
 
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake
+from retail_etl.domain import lake
 from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS, Reason
-from retail_etl.ingest import KINDS, QUARANTINE
+from retail_etl.ingest import KINDS
 
 NEVER_REPLAYED = {Reason.UNKNOWN_PRODUCT}
 REPLAY_FOLDER = "replay"
@@ -46,20 +49,16 @@ def replayable_reasons(kind: str) -> tuple[str, ...]:
     return tuple(r for r in reasons if r not in NEVER_REPLAYED)
 
 
-def quarantined(store: ObjectStore, curated_bucket: str, kind: str) -> pa.Table | None:
-    """Every quarantine row of a kind, from all its Parquet parts."""
-    parts = [
-        store.read_parquet(curated_bucket, key)
-        for key in store.list(curated_bucket, f"{QUARANTINE}/kind={kind}/")
-    ]
-    parts = [p for p in parts if p is not None and p.num_rows]
-    return pa.concat_tables(parts) if parts else None
+def quarantined(tables: Lake, kind: str) -> pa.Table | None:
+    """Every quarantine row of a kind (its files' keys start with the kind)."""
+    rows = tables.read(lake.QUARANTINE, StartsWith("source_file", f"{kind}/"))
+    return rows if rows.num_rows else None
 
 
 def build_replays(
     store: ObjectStore,
     raw_bucket: str,
-    curated_bucket: str,
+    tables: Lake,
     reasons: Iterable[str] | None = None,
     kinds: Iterable[str] = KINDS,
 ) -> list[ReplayFile]:
@@ -68,7 +67,7 @@ def build_replays(
     out = []
     for kind in kinds:
         chosen = set(reasons or replayable_reasons(kind)) & set(replayable_reasons(kind))
-        table = quarantined(store, curated_bucket, kind)
+        table = quarantined(tables, kind)
         if table is None or not chosen:
             continue
         table = table.filter(pc.is_in(table["reason"], pa.array(sorted(chosen))))

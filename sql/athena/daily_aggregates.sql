@@ -6,7 +6,7 @@ CREATE OR REPLACE VIEW ${database}.v_events_deduplicated AS
 SELECT *
 FROM (
     SELECT e.*,
-           row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, source_file) AS copy_no
+           row_number() OVER (PARTITION BY event_id ORDER BY source_file) AS copy_no
     FROM ${database}.curated_events e
 )
 WHERE copy_no = 1;

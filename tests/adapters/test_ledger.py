@@ -96,10 +96,10 @@ def test_a_released_claim_is_claimable_at_once_and_a_permanent_failure_is_final(
 
 
 def test_dirty_dates_stay_dirty_when_they_change_during_a_load(ledger):
-    claim = ledger.claim(FILE)
-    ledger.complete(FILE, claim, report(D1, D2))
+    ledger.mark_dirty({D1, D2})  # a file's intent, before its rows are published
     dirty = ledger.dirty_dates()
     assert dirty == {D1: 1, D2: 1}
+    assert ledger.known_dates() == {D1, D2}
     ledger.mark_dirty({D1})  # late data arrives while the load runs
     assert ledger.mark_loaded(D1, dirty[D1]) is False
     assert ledger.mark_loaded(D2, dirty[D2]) is True
@@ -133,6 +133,7 @@ def test_an_exported_ledger_imports_into_an_empty_table_unchanged(ledger):
     done = report(D1, D2)
     done.rows_quarantined = {"missing_user_id": 0, "invalid_timestamp": 2}
     done.duration_s = 1.25
+    ledger.mark_dirty({D1, D2})
     ledger.complete(FILE, claim, done)
     exported = ledger.items()
     for item in exported:

@@ -12,6 +12,7 @@ from retail_etl.adapters.files import local_writer
 from retail_etl.adapters.warehouse import (
     Copy,
     DuckDBWarehouse,
+    FileSet,
     LoadFailed,
     LoadRequest,
     LoadTimedOut,
@@ -41,13 +42,14 @@ def lake(tmp_path_factory) -> Path:
 
 
 def request_for(lake: Path, dates) -> LoadRequest:
-    def source(table: str, day: dt.date | None) -> str | None:
+    def source(table: str, day: dt.date | None) -> FileSet | None:
         if table == "dim_product":
-            return str(lake / "curated/products/product_history.parquet")
+            return FileSet("unused", [str(lake / "curated/products/product_history.parquet")])
         folder = (
             lake / "curated/events" if table == "fact_events" else lake / "aggregates" / table
         ) / f"event_date={day.isoformat()}"
-        return f"{folder}/*.parquet" if folder.exists() else None
+        files = sorted(str(p) for p in folder.glob("*.parquet"))
+        return FileSet("unused", files) if files else None
 
     return LoadRequest(sorted(dates), source)
 
@@ -118,7 +120,7 @@ def test_a_load_that_fails_half_way_leaves_the_previous_rows_intact(lake, tmp_pa
 
 
 def test_every_statement_transpiles_to_its_golden_duckdb_text():
-    request = LoadRequest([dt.date(2026, 11, 1)], lambda t, d: f"s3://lake/{t}/{d}/")
+    request = LoadRequest([dt.date(2026, 11, 1)], lambda t, d: manifest(t, d))
     statements = ddl() + [s for s in load_statements(request) if not isinstance(s, Copy)]
     rendered = "\n".join(DuckDBWarehouse.to_duckdb(s) + ";" for s in statements) + "\n"
     assert rendered == (GOLDEN / "duckdb_statements.sql").read_text()
@@ -160,19 +162,23 @@ def redshift(api: FakeDataApi, max_polls: int = 5) -> RedshiftWarehouse:
     )
 
 
+def manifest(table: str, day: dt.date | None) -> FileSet:
+    return FileSet(f"s3://lake/_manifests/{table}/{day}.manifest", [f"s3://lake/{table}/a.parquet"])
+
+
 def request() -> LoadRequest:
-    return LoadRequest([dt.date(2026, 11, 1)], lambda t, d: f"s3://lake/{t}/{d}/")
+    return LoadRequest([dt.date(2026, 11, 1)], manifest)
 
 
-def test_redshift_load_runs_ddl_then_one_transaction_with_copy_from_s3():
+def test_redshift_load_runs_ddl_then_one_transaction_with_copy_from_a_manifest():
     api = FakeDataApi(["SUBMITTED", "STARTED", "FINISHED", "PICKED", "FINISHED"])
     redshift(api).load(request())
     ddl_batch, load_batch = api.batches
     assert ddl_batch[0] == "CREATE SCHEMA IF NOT EXISTS retail"
     copies = [s for s in load_batch if s.startswith("COPY ")]
     assert copies[0] == (
-        "COPY stage_fact_events FROM 's3://lake/fact_events/2026-11-01/' "
-        "IAM_ROLE 'arn:aws:iam::1:role/copy' FORMAT AS PARQUET"
+        "COPY stage_fact_events FROM 's3://lake/_manifests/fact_events/2026-11-01.manifest' "
+        "IAM_ROLE 'arn:aws:iam::1:role/copy' FORMAT AS PARQUET MANIFEST"
     )
     assert "DELETE FROM retail.fact_events WHERE event_date IN ('2026-11-01')" in load_batch
     assert not any(s.upper().startswith("TRUNCATE") for s in load_batch)

@@ -31,6 +31,11 @@ def curated(tmp_path_factory) -> Path:
     return root / "out" / "curated" / "events"
 
 
+def day_files(curated: Path, day: str) -> list[str]:
+    """A date's data files, as the manifest PrepareGlue writes lists them."""
+    return sorted(str(p) for p in (curated / f"event_date={day}").glob("*.parquet"))
+
+
 @pytest.fixture(scope="module")
 def spark():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -80,7 +85,7 @@ def spark_path(spark, curated: Path, out: Path) -> dict[str, pa.Table]:
 
     days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
     for day in days:
-        run(spark, str(curated), str(out), day)
+        run(spark, day_files(curated, day), str(out), day)
     result = {}
     for name, schema in c.AGGREGATES.items():
         parts = [
@@ -111,9 +116,9 @@ def test_the_glue_job_replaces_only_its_own_date(spark, curated, tmp_path):
 
     days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
     for day in days:
-        run(spark, str(curated), str(tmp_path), day)
+        run(spark, day_files(curated, day), str(tmp_path), day)
     other = tmp_path / "daily_category_revenue" / f"event_date={days[0]}"
     before = sorted(p.name for p in other.iterdir())
-    run(spark, str(curated), str(tmp_path), days[-1])
+    run(spark, day_files(curated, days[-1]), str(tmp_path), days[-1])
     assert sorted(p.name for p in other.iterdir()) == before
     assert dt.date.fromisoformat(days[-1])

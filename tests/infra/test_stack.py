@@ -123,13 +123,34 @@ def test_every_lambda_handler_exists_in_its_asset(synthesized, env):
     for name, fn in ours.items():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.13", name
-        assert len(props["Layers"]) == 2, name
+        assert len(props["Layers"]) == 3, name  # PyIceberg's, AWS SDK for pandas, Powertools
         asset = synthesized.outdir / fn["Metadata"]["aws:asset:path"]
         module, _, function = props["Handler"].rpartition(".")
         assert (asset / (module.replace(".", "/") + ".py")).is_file(), name
         assert (asset / "retail_etl" / "domain" / "events.py").is_file()
         assert not (asset / "retail_etl" / "generator").exists()  # test-data code stays out
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def test_code_and_layers_stay_under_lambdas_unzipped_limit(synthesized):
+    from infra import layer
+
+    template = synthesized.templates["prod"]
+    functions = resources(template, "AWS::Lambda::Function")
+    code = {
+        f["Metadata"]["aws:asset:path"]
+        for f in functions.values()
+        if f["Properties"]["Handler"].startswith("lambdas.")
+    }
+    stack = synthesized.stacks["prod"]
+    iceberg = template["Resources"][stack.get_logical_id(stack.runtime.iceberg.node.default_child)]
+    layers = iceberg["Metadata"]["aws:asset:path"]
+    sizes = {path: layer.unzipped_bytes(synthesized.outdir / path) for path in (*code, layers)}
+    assert len(code) == 1  # one code asset shared by every function
+    assert (synthesized.outdir / layers / "python" / "pyiceberg" / "table").is_dir()
+    assert not (synthesized.outdir / layers / "python" / "pyiceberg" / "cli").exists()
+    total = sum(sizes.values()) + layer.MANAGED_LAYERS_BYTES
+    assert total < layer.LAMBDA_UNZIPPED_LIMIT, sizes
 
 
 def definition(synthesized, env: str) -> dict:
@@ -190,7 +211,13 @@ def test_the_load_poll_loop_is_bounded_and_handles_every_final_state(synthesized
 def test_the_engine_choice_threshold_comes_from_config(synthesized, env):
     states = definition(synthesized, env)["States"]
     choice = states["EachDate"]["ItemProcessor"]["States"]["LambdaOrGlue"]["Choices"][0]
-    assert choice == {"Variable": "$.engine", "StringEquals": "glue", "Next": "AggregateOnGlue"}
+    assert choice == {"Variable": "$.engine", "StringEquals": "glue", "Next": "PrepareGlue"}
+    # a large date is refreshed on Lambda, aggregated on Glue, committed on Lambda
+    inner = states["EachDate"]["ItemProcessor"]["States"]
+    assert inner["PrepareGlue"]["Next"] == "AggregateOnGlue"
+    assert inner["AggregateOnGlue"]["Next"] == "PublishGlueOutput"
+    arguments = inner["AggregateOnGlue"]["Parameters"]["Arguments"]
+    assert arguments["--manifest.$"] == "$.glue.manifest"
     stack = synthesized.stacks[env]
     plan = synthesized.templates[env]["Resources"][
         stack.get_logical_id(stack.aggregation.plan_fn.node.default_child)
@@ -224,6 +251,24 @@ def test_no_data_action_is_granted_on_every_resource(synthesized, env):
             actions = actions if isinstance(actions, list) else [actions]
             data = [a for a in actions if a.startswith(DATA_SERVICES)]
             assert not data, (name, data)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_lambdas_may_commit_only_their_own_databases_iceberg_tables(synthesized, env):
+    template = synthesized.templates[env]
+    database = config(synthesized, env).prefix.replace("-", "_")
+    grants = [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "glue:UpdateTable" in json.dumps(statement["Action"])
+    ]
+    # ingest, plan, aggregate, prepare and publish Glue; submit_load where the warehouse is on
+    assert len(grants) == 5 + config(synthesized, env).warehouse
+    for statement in grants:
+        targets = json.dumps(statement["Resource"])
+        assert f"database/{database}" in targets and f"table/{database}/*" in targets
+        assert '"*"' not in targets
 
 
 def test_glue_job_is_glue_5_with_a_security_configuration(synthesized):

@@ -10,6 +10,7 @@ import pytest
 from lambdas.ingest import handler as ingest_handler
 from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 from retail_etl.local.account import provision
 from retail_etl.local.delivery import LambdaContext, object_created, sqs_record
@@ -24,6 +25,7 @@ class Account:
     ledger: DynamoLedger
     store: ObjectStore
     settings: Settings
+    lake: Lake
 
     def drop(self, key: str, body: bytes | str) -> str:
         """Upload a file to the raw bucket as a producer would; returns its version id."""
@@ -33,6 +35,14 @@ class Account:
 
     def curated_keys(self, prefix: str = "") -> list[str]:
         return sorted(self.store.list(self.settings.curated_bucket, prefix))
+
+    def rows(self, spec, where=None) -> list[dict]:
+        """A lake table's current rows, by source file, line and event id."""
+        rows = self.lake.read(spec, where).to_pylist()
+        return sorted(rows, key=lambda r: tuple(str(r.get(k)) for k in ORDER))
+
+
+ORDER = ("event_date", "source_file", "event_id", "line_number", "product_id", "rank")
 
 
 def eventbridge_message(bucket: str, key: str, version: str | None = None) -> dict:
@@ -55,4 +65,5 @@ def account(monkeypatch):
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RetailEtl")
         monkeypatch.setattr(ingest_handler, "_ingestor", None)
         store = ObjectStore(s3)
-        yield Account(s3, DynamoLedger(dynamodb, SETTINGS.ledger_table), store, SETTINGS)
+        ledger = DynamoLedger(dynamodb, SETTINGS.ledger_table)
+        yield Account(s3, ledger, store, SETTINGS, Lake.glue(SETTINGS))

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 
 from lambdas.daily import handler as daily_handler
+from retail_etl.adapters.tables import on_date
 from retail_etl.daily import load_request
+from retail_etl.domain import lake
 from tests.lambdas.conftest import LambdaContext, eventbridge_message, invoke
 
 PRODUCTS = "product_id,product_name,category,price\nP1,Phone,electronics,100.00\nP2,Book,books,5\n"
@@ -17,7 +19,12 @@ D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 
 @pytest.fixture(autouse=True)
 def _fresh_clients():
-    for f in (daily_handler.settings, daily_handler.store, daily_handler.ledger):
+    for f in (
+        daily_handler.settings,
+        daily_handler.store,
+        daily_handler.ledger,
+        daily_handler.tables,
+    ):
         f.cache_clear()
     yield
 
@@ -46,9 +53,10 @@ def test_plan_covers_the_run_date_and_every_dirty_date_with_its_engine(account, 
     )
     out = call(daily_handler.plan, {"run_date": "2026-11-03"})
     assert [d["date"] for d in out["dates"]] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    # each date is marked before the file's rows are published and again after
     assert {d["date"]: d["dirty_seq"] for d in out["dates"]} == {
-        "2026-11-01": 1,
-        "2026-11-02": 1,
+        "2026-11-01": 2,
+        "2026-11-02": 2,
         "2026-11-03": 0,
     }
     assert all(d["engine"] == "lambda" for d in out["dates"])
@@ -107,22 +115,17 @@ def test_aggregate_day_replaces_only_its_own_date(account):
     out = call(daily_handler.aggregate_day, {"date": "2026-11-01"})
     assert out["rows"]["daily_category_revenue"] == 1
     call(daily_handler.aggregate_day, {"date": "2026-11-02"})
-    key = "aggregates/daily_category_revenue/event_date=2026-11-01/part-0.parquet"
-    first = account.s3.head_object(Bucket=account.settings.analytics_bucket, Key=key)["ETag"]
+    revenue = lake.AGGREGATES["daily_category_revenue"]
+    first = account.lake.data_files(revenue, on_date("2026-11-01"))
     drop(
         account,
         "events/dt=2026-11-03/b.csv",
         events_file("e4,U2,P2,purchase,2026-11-02T12:00:00Z,3"),
     )
     call(daily_handler.aggregate_day, {"date": "2026-11-02"})
-    assert (
-        account.s3.head_object(Bucket=account.settings.analytics_bucket, Key=key)["ETag"] == first
-    )
-    table = account.store.read_parquet(
-        account.settings.analytics_bucket,
-        "aggregates/daily_category_revenue/event_date=2026-11-02/part-0.parquet",
-    )
-    assert {r["category"]: (str(r["revenue"]), r["units"]) for r in table.to_pylist()} == {
+    assert account.lake.data_files(revenue, on_date("2026-11-01")) == first
+    table = account.rows(revenue, on_date("2026-11-02"))
+    assert {r["category"]: (str(r["revenue"]), r["units"]) for r in table} == {
         "books": ("20.00", 4),
         "electronics": ("200.00", 2),
     }
@@ -133,18 +136,23 @@ def test_aggregate_day_replaces_only_its_own_date(account):
     }
 
 
-def test_load_request_points_copy_at_existing_s3_prefixes_only(account):
+def test_load_request_lists_each_dates_current_data_files_in_a_copy_manifest(account):
+    import json
+
     drop(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     drop(account, "events/dt=2026-11-02/a.csv", events_file("e1,U1,P1,view,2026-11-02T10:00:00Z,"))
     call(daily_handler.aggregate_day, {"date": "2026-11-02"})
-    request = load_request(["2026-11-02", "2026-11-04"], account.settings, account.store)
-    s = account.settings
-    assert (
-        request.source("fact_events", D2)
-        == f"s3://{s.curated_bucket}/curated/events/event_date=2026-11-02/"
+    request = load_request(
+        ["2026-11-02", "2026-11-04"], account.settings, account.store, account.lake
     )
+    facts = request.source("fact_events", D2)
+    current = [f.path for f in account.lake.data_files(lake.CURATED_EVENTS, on_date("2026-11-02"))]
+    assert facts.files == current
+    bucket, _, key = facts.manifest.removeprefix("s3://").partition("/")
+    manifest = json.loads(account.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert [e["url"] for e in manifest["entries"]] == current
+    assert all(e["mandatory"] and e["meta"]["content_length"] > 0 for e in manifest["entries"])
     assert request.source("fact_events", dt.date(2026, 11, 4)) is None
-    assert request.source("daily_top_viewed_products", D2) == (
-        f"s3://{s.analytics_bucket}/aggregates/daily_top_viewed_products/event_date=2026-11-02/"
-    )
-    assert request.source("dim_product", None).endswith("curated/products/product_history.parquet")
+    top = request.source("daily_top_viewed_products", D2)
+    assert top.files and all("/aggregates/daily_top_viewed_products/" in f for f in top.files)
+    assert all("/curated/product_history/" in f for f in request.source("dim_product", None).files)

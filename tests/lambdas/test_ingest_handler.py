@@ -10,8 +10,11 @@ import pytest
 
 from retail_etl.adapters.files import local_writer
 from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, FileVersion
+from retail_etl.adapters.tables import on_date
+from retail_etl.daily import refresh_day
+from retail_etl.domain import lake
 from retail_etl.generator import generate_dataset
-from retail_etl.ingest import FileBusy, Ingestor, ObjectRef, file_id
+from retail_etl.ingest import FileBusy, Ingestor, ObjectRef
 from tests.lambdas.conftest import eventbridge_message, invoke, sqs_record
 
 PRODUCTS = "product_id,product_name,category,price\nP1,Phone,electronics,100.00\nP2,Book,books,5\n"
@@ -34,10 +37,7 @@ def drop_and_ingest(account, key: str, body) -> dict:
 
 
 def curated_rows(account) -> list[dict]:
-    rows = []
-    for key in account.curated_keys("curated/events/"):
-        rows += account.store.read_parquet(account.settings.curated_bucket, key).to_pylist()
-    return sorted(rows, key=lambda r: r["event_id"])
+    return sorted(account.rows(lake.CURATED_EVENTS), key=lambda r: r["event_id"])
 
 
 def test_an_events_file_becomes_curated_parquet_with_its_ledger_entry(account):
@@ -50,10 +50,13 @@ def test_an_events_file_becomes_curated_parquet_with_its_ledger_entry(account):
     assert item["rows_quarantined"] == {"missing_user_id": 1, "unknown_product": 1}
     assert sorted(item["event_dates"]) == ["2026-10-30", "2026-11-01"]
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
-    keys = account.curated_keys()
-    assert any(k.startswith("curated/events/event_date=2026-10-30/") for k in keys)
-    assert any(k.startswith("quarantine/kind=events/") for k in keys)
-    assert not [k for k in keys if k.startswith("_staging/")]
+    assert [r["event_id"] for r in account.rows(lake.CURATED_EVENTS, on_date("2026-10-30"))] == [
+        "e3"
+    ]
+    assert [(r["line_number"], r["reason"]) for r in account.rows(lake.QUARANTINE)] == [
+        (7, "missing_user_id")
+    ]
+    assert [r["event_id"] for r in account.rows(lake.PARKED_EVENTS)] == ["e4"]
     assert set(account.ledger.dirty_dates()) == {dt.date(2026, 10, 30), dt.date(2026, 11, 1)}
 
 
@@ -81,9 +84,9 @@ def test_the_same_message_twice_is_processed_once(account):
     version = account.drop(EVENTS_KEY, EVENTS)
     message = eventbridge_message(account.settings.raw_bucket, EVENTS_KEY, version)
     invoke(message)
-    before = account.curated_keys()
+    before = account.lake.pointers()
     invoke(message)
-    assert account.curated_keys() == before
+    assert account.lake.pointers() == before  # not one commit more
     assert (
         account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, version))[
             "attempts"
@@ -100,7 +103,7 @@ def test_two_concurrent_deliveries_process_the_file_once(account):
     outcomes, barrier = [], threading.Barrier(2)
 
     def container():
-        ingestor = Ingestor(account.settings, account.store, account.ledger)
+        ingestor = Ingestor(account.settings, account.store, account.ledger, account.lake)
         barrier.wait()
         try:
             outcomes.append("processed" if ingestor.ingest(ref) else "skipped")
@@ -121,61 +124,62 @@ def test_two_concurrent_deliveries_process_the_file_once(account):
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
 
 
-def test_a_crash_after_a_partial_publish_then_a_retry_ends_like_a_clean_run(account, monkeypatch):
+def test_a_crash_between_two_table_commits_then_a_retry_ends_like_a_clean_run(account, monkeypatch):
     drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     version = account.drop(EVENTS_KEY, EVENTS)
     message = eventbridge_message(account.settings.raw_bucket, EVENTS_KEY, version)
-    from retail_etl.adapters.objects import ObjectStore
+    from retail_etl.adapters.tables import Lake
 
-    real_copy, copies = ObjectStore.copy, []
+    real_replace, commits = Lake.replace, []
 
-    def crash_after_first_copy(self, bucket, source, target):
-        if copies:
+    def crash_after_two_commits(self, spec, *args, **kwargs):
+        if len(commits) == 2:
             raise ConnectionError("the container died")
-        copies.append(target)
-        real_copy(self, bucket, source, target)
+        commits.append(spec.name)
+        real_replace(self, spec, *args, **kwargs)
 
-    monkeypatch.setattr(ObjectStore, "copy", crash_after_first_copy)
+    monkeypatch.setattr(Lake, "replace", crash_after_two_commits)
     assert len(invoke(message)["batchItemFailures"]) == 1
-    assert len(account.curated_keys("curated/events/")) == 1  # half-published
-    monkeypatch.setattr(ObjectStore, "copy", real_copy)
+    assert commits == ["quarantine", "parked_events"]  # curated not yet committed
+    assert not curated_rows(account)
+    monkeypatch.setattr(Lake, "replace", real_replace)
     assert invoke(message) == {"batchItemFailures": []}
     file = FileVersion(account.settings.raw_bucket, EVENTS_KEY, version)
     item = account.ledger.get(file)
     assert (item["status"], item["attempts"]) == (DONE, 2)
-    # exactly the objects a clean run writes: one part per date, named after the file key
-    part = f"{file_id(file)}-c00000.parquet"
-    assert account.curated_keys("curated/events/") == [
-        f"curated/events/event_date=2026-10-30/{part}",
-        f"curated/events/event_date=2026-11-01/{part}",
-    ]
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
-    assert not account.curated_keys("_staging/")
+    assert [r["event_id"] for r in account.rows(lake.PARKED_EVENTS)] == ["e4"]
+    assert len(account.rows(lake.QUARANTINE)) == 1
+    # the dates were dirty before the first commit, so the crash lost none
+    assert set(account.ledger.dirty_dates()) == {dt.date(2026, 10, 30), dt.date(2026, 11, 1)}
 
 
 def test_events_before_their_products_are_parked_then_enriched(account):
     drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     drop_and_ingest(account, EVENTS_KEY, EVENTS)
-    assert account.curated_keys("parked/")
+    assert [r["event_id"] for r in account.rows(lake.PARKED_EVENTS)] == ["e4"]
     for day in list(account.ledger.dirty_dates()):
         account.ledger.mark_loaded(day, account.ledger.dirty_dates()[day])
     reply, file = drop_and_ingest(
         account, "products/dt=2026-11-02/p.csv", "product_id,category,price\nP9,lamps,7.50\n"
     )
     assert reply == {"batchItemFailures": []}
+    # P9 had no version: every known date may use it (the first version serves earlier dates)
+    assert account.ledger.get(file)["event_dates"] == ["2026-10-30", "2026-11-01"]
+    assert sorted(account.ledger.dirty_dates()) == [dt.date(2026, 10, 30), dt.date(2026, 11, 1)]
+    refresh_day("2026-11-01", account.lake)
     e4 = next(r for r in curated_rows(account) if r["event_id"] == "e4")
     assert (e4["category"], e4["source_file"]) == ("lamps", EVENTS_KEY)
-    assert not account.curated_keys("parked/")
-    assert account.ledger.get(file)["event_dates"] == ["2026-11-01"]
-    assert list(account.ledger.dirty_dates()) == [dt.date(2026, 11, 1)]
+    assert not account.rows(lake.PARKED_EVENTS)
 
 
 def test_late_events_land_in_their_own_dates(account):
     drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     drop_and_ingest(account, EVENTS_KEY, EVENTS)
-    late = [k for k in account.curated_keys("curated/events/event_date=2026-10-30/")]
+    late = account.lake.data_files(lake.CURATED_EVENTS, on_date("2026-10-30"))
     assert len(late) == 1
-    rows = account.store.read_parquet(account.settings.curated_bucket, late[0]).to_pylist()
+    assert "event_date=2026-10-30" in late[0].path
+    rows = account.rows(lake.CURATED_EVENTS, on_date("2026-10-30"))
     assert [r["event_id"] for r in rows] == ["e3"]
 
 
@@ -209,8 +213,7 @@ def test_bad_files_fail_permanently_with_a_specific_error_and_are_not_retried(
     item = account.ledger.get(file)
     assert (item["status"], item["error_code"]) == (FAILED_PERMANENT, code)
     assert key.rsplit("/", 1)[-1] in item["error_message"] or code == "unknown_prefix"
-    assert not account.curated_keys("curated/")
-    assert not account.curated_keys("_staging/")
+    assert not any(account.rows(spec) for spec in lake.TABLES.values())
 
 
 def test_a_header_only_file_is_done_with_zero_rows(account):
@@ -338,6 +341,6 @@ def test_a_file_larger_than_a_block_streams_through_in_bounded_chunks(account, m
     _reply, file = drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", body)
     item = account.ledger.get(file)
     assert (item["status"], item["rows_in"], item["rows_curated"]) == (DONE, 40_006, 40_003)
-    parts = account.curated_keys("curated/events/event_date=2026-11-01/")
-    assert len(parts) > 10  # one object per chunk: the file never sat in memory whole
+    parts = account.lake.data_files(lake.CURATED_EVENTS, on_date("2026-11-01"))
+    assert len(parts) > 10  # one data file per chunk: the file never sat in memory whole
     assert len(curated_rows(account)) == 40_003

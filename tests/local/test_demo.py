@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.engines import duckdb_ref
+from retail_etl.domain import lake
 from retail_etl.domain.contract import AGGREGATES
 from retail_etl.generator.late import LATE_EVENTS_PER_DATE
 from retail_etl.local.demo import run_demo
@@ -101,12 +102,12 @@ def test_a_late_file_re_aggregates_exactly_the_dates_of_its_events(demo):
 
 def test_the_output_folder_holds_the_zones_the_warehouse_and_the_ledger(demo):
     out = demo.out_dir
-    assert any((out / "curated" / "events").rglob("*.parquet"))
-    assert (out / "curated" / "products" / "product_history.parquet").is_file()
-    assert any((out / "quarantine" / "kind=events").glob("*.parquet"))
-    for name in AGGREGATES:
-        assert any((out / "aggregates" / name).rglob("*.parquet")), name
+    # every Iceberg table: data files, metadata, and its current metadata file in catalog.json
+    catalog = json.loads((out / "catalog.json").read_text())
+    for spec in lake.TABLES.values():
+        assert any((out / spec.prefix / "data").rglob("*.parquet")), spec.name
+        current = catalog[spec.name].removeprefix("s3://").split("/", 1)[1]
+        assert (out / current).is_file(), spec.name
     ledger = json.loads((out / "ledger.json").read_text())
     done = [i for i in ledger if i["pk"].startswith("file#") and i["status"] == "DONE"]
     assert len(done) == len(demo.manifest["files"]) + 1  # and the late file
-    assert not list(out.rglob("_staging"))

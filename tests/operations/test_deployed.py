@@ -2,16 +2,16 @@
 
 import datetime as dt
 import gzip
-import io
 import json
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
+from retail_etl.adapters.tables import Lake, from_source
 from retail_etl.cli import main
 from retail_etl.config import Settings
+from retail_etl.domain import lake
 from retail_etl.domain.contract import QUARANTINE
 from retail_etl.local.account import provision
 from retail_etl.local.emulator import emulated_aws
@@ -88,11 +88,7 @@ def test_replay_drops_a_file_with_the_gzipped_sources_header_into_the_raw_bucket
         ],
         schema=QUARANTINE,
     )
-    sink = io.BytesIO()
-    pq.write_table(rows, sink)
-    s3.put_object(
-        Bucket=settings.curated_bucket, Key="quarantine/kind=events/p.parquet", Body=sink.getvalue()
-    )
+    Lake.glue(settings).replace(lake.QUARANTINE, from_source(source), rows=rows)
     assert main(["replay-quarantine", "--stack", STACK]) == 0
     keys = [
         o["Key"]

@@ -1,0 +1,254 @@
+"""The lake's Iceberg tables through PyIceberg: the Glue Data Catalog in AWS and on moto, or
+any other PyIceberg catalog (the SQL catalog in the fault campaign).
+
+Every write is one commit with bounded optimistic-concurrency retries: if another writer
+committed first, the table is reloaded and the whole transaction (delete the rows it replaces,
+add the new ones) is rebuilt on the new snapshot. Data files are copy-on-write, so a date's
+current rows are exactly the data files `plan_files` lists, which is what a COPY manifest needs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+    ValidationException,
+)
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
+from pyiceberg.table import Table
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from retail_etl.domain.lake import TABLES, LakeTable
+
+COMMIT_ATTEMPTS = 8
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    # Redshift COPY and the Glue job read data files as plain Parquet: never delete files.
+    "write.delete.mode": "copy-on-write",
+    "write.update.mode": "copy-on-write",
+    "write.merge.mode": "copy-on-write",
+    "history.expire.max-snapshot-age-ms": str(7 * 24 * 3600 * 1000),
+    "history.expire.min-snapshots-to-keep": "10",
+}
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One current Parquet data file of a table."""
+
+    path: str
+    size: int
+    rows: int
+
+
+def on_date(day: str) -> BooleanExpression:
+    return EqualTo("event_date", day)
+
+
+def from_source(key: str) -> BooleanExpression:
+    return EqualTo("source_file", key)
+
+
+class Lake:
+    """The pipeline's tables in one namespace; `roots` maps a zone to its bucket URL."""
+
+    def __init__(self, catalog: Catalog, namespace: str, roots: Mapping[str, str]) -> None:
+        self.catalog = catalog
+        self.namespace = namespace
+        self.roots = dict(roots)
+
+    @classmethod
+    def glue(cls, settings, profile: str | None = None, region: str | None = None) -> Lake:
+        """The Glue Data Catalog of the account (moto's when AWS_ENDPOINT_URL is set)."""
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        region = (
+            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        ) or "eu-west-1"
+        props = {"glue.region": region, "s3.region": region}
+        if profile:
+            props["glue.profile-name"] = profile
+        if endpoint:
+            props |= {"glue.endpoint": endpoint, "s3.endpoint": endpoint}
+        catalog = GlueCatalog("retail_etl", **props)
+        roots = {
+            "curated": f"s3://{settings.curated_bucket}",
+            "analytics": f"s3://{settings.analytics_bucket}",
+        }
+        return cls(catalog, settings.glue_database, roots)
+
+    # tables ---------------------------------------------------------------------------------
+
+    def ident(self, spec: LakeTable) -> tuple[str, str]:
+        return (self.namespace, spec.name)
+
+    def ensure(self, specs: Iterable[LakeTable] = TABLES.values()) -> None:
+        """Create the namespace and every missing table (idempotent, safe to race)."""
+        self.catalog.create_namespace_if_not_exists(self.namespace)
+        for spec in specs:
+            self.table(spec)
+
+    def table(self, spec: LakeTable) -> Table:
+        try:
+            return self.catalog.load_table(self.ident(spec))
+        except NoSuchTableError:
+            pass
+        try:
+            tx = self.catalog.create_table_transaction(
+                self.ident(spec),
+                schema=spec.schema,
+                location=spec.location(self.roots[spec.zone]),
+                properties=TABLE_PROPERTIES,
+            )
+            if spec.partition:
+                with tx.update_spec() as update:
+                    update.add_identity(spec.partition)
+            tx.commit_transaction()
+        except TableAlreadyExistsError:
+            pass
+        return self.catalog.load_table(self.ident(spec))
+
+    # reads ----------------------------------------------------------------------------------
+
+    def read(
+        self,
+        spec: LakeTable,
+        where: BooleanExpression | None = None,
+        columns: tuple[str, ...] = ("*",),
+    ) -> pa.Table:
+        """The table's current rows matching `where`, in the contract's column types."""
+        scan = self.table(spec).scan(row_filter=where or AlwaysTrue(), selected_fields=columns)
+        schema = (
+            spec.schema if columns == ("*",) else pa.schema([spec.schema.field(n) for n in columns])
+        )
+        return _typed(scan.to_arrow(), schema)
+
+    def data_files(self, spec: LakeTable, where: BooleanExpression | None = None) -> list[DataFile]:
+        """The current data files holding rows that may match `where` (a COPY manifest)."""
+        tasks = self.table(spec).scan(row_filter=where or AlwaysTrue()).plan_files()
+        return sorted(
+            (
+                DataFile(t.file.file_path, t.file.file_size_in_bytes, t.file.record_count)
+                for t in tasks
+            ),
+            key=lambda f: f.path,
+        )
+
+    # writes ---------------------------------------------------------------------------------
+
+    def write_part(self, spec: LakeTable, rows: pa.Table, name: str) -> str:
+        """Write a Parquet data file (of one partition) under the table's data folder, not yet
+        part of the table:
+        `replace` commits it. The name is made unique, so a retry never overwrites a file an
+        earlier snapshot references; files of attempts that never committed are orphans,
+        invisible to readers until removed (runbook)."""
+        table = self.table(spec)
+        folder = f"{table.location()}/data"
+        if spec.partition:  # one value per part: the folder Iceberg itself would use
+            value = rows[spec.partition][0].as_py()
+            folder += f"/{spec.partition}={value.isoformat()}"
+        path = f"{folder}/{name}-{uuid.uuid4().hex[:12]}.parquet"
+        sink = io.BytesIO()
+        pq.write_table(rows.cast(spec.schema), sink)
+        with table.io.new_output(path).create(overwrite=True) as out:
+            out.write(sink.getvalue())
+        return path
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            # ValidationException: PyIceberg's own retry found files added meanwhile that the
+            # delete may concern; rebuilding the transaction on the new snapshot settles it
+            retry=retry_if_exception_type((CommitFailedException, ValidationException)),
+            stop=stop_after_attempt(COMMIT_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.05, max=2),
+            reraise=True,
+        )
+
+    def rewrite(
+        self,
+        spec: LakeTable,
+        where: BooleanExpression,
+        change: Callable[[pa.Table], pa.Table | None],
+    ) -> pa.Table:
+        """Replace the rows matching `where` by `change(rows)` in one commit; `change` returns
+        None to leave them as they are. On a concurrent commit it is called again with the
+        newest rows, so its result is never computed from a stale snapshot. Returns the rows
+        the table now holds there."""
+        for attempt in self._retrying():
+            with attempt:
+                table = self.table(spec)
+                current = _typed(table.scan(row_filter=where).to_arrow(), spec.schema)
+                new = change(current)
+                if new is None:
+                    return current
+                with table.transaction() as tx:
+                    _delete(tx, where)
+                    if new.num_rows:
+                        tx.append(new.cast(spec.schema))
+                return new
+        raise AssertionError("unreachable")  # Retrying re-raises the last error
+
+    def replace(
+        self,
+        spec: LakeTable,
+        where: BooleanExpression,
+        parts: list[str] = (),
+        rows: pa.Table | None = None,
+    ) -> None:
+        """One commit: delete the rows matching `where`, add `parts` (written by `write_part`)
+        and `rows`. Retried on a concurrent commit, rebuilt on the newest snapshot."""
+        for attempt in self._retrying():
+            with attempt:
+                table = self.table(spec)
+                with table.transaction() as tx:
+                    _delete(tx, where)
+                    if parts:
+                        tx.add_files(list(parts), check_duplicate_files=False)
+                    if rows is not None and rows.num_rows:
+                        tx.append(rows.cast(spec.schema))
+
+    # state of the catalog (the local runtime keeps it between commands) ---------------------
+
+    def pointers(self) -> dict[str, str]:
+        """Each existing table's current metadata file."""
+        out = {}
+        for spec in TABLES.values():
+            try:
+                out[spec.name] = self.catalog.load_table(self.ident(spec)).metadata_location
+            except NoSuchTableError:
+                continue
+        return out
+
+    def register(self, pointers: Mapping[str, str]) -> None:
+        """Point the catalog at saved metadata files (tables already present are replaced)."""
+        self.catalog.create_namespace_if_not_exists(self.namespace)
+        for name, location in pointers.items():
+            ident = (self.namespace, name)
+            if self.catalog.table_exists(ident):
+                self.catalog.drop_table(ident)
+            self.catalog.register_table(ident, location)
+
+
+def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Scanned rows in the contract's column order and types (Iceberg reads large strings)."""
+    return rows.select(schema.names).cast(schema)
+
+
+def _delete(tx, where: BooleanExpression) -> None:
+    """Delete in a transaction; PyIceberg warns when nothing matched, which is routine here
+    (a file's first version, a date's first aggregate)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        tx.delete(where)
