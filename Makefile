@@ -64,8 +64,9 @@ $(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
 		-r requirements-airflow.txt -c dags/constraints.txt
 	touch $(AIRFLOW_STAMP)
 
+# Both cores: test modules are spread over two workers (a module's tests stay together).
 test: lint dag-test
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadscope
 
 # The DAG on real Airflow against moto, running the state machine synthesized from the CDK app.
 dag-test: $(STAMP) $(AIRFLOW_STAMP)

@@ -189,7 +189,7 @@ BAD_FILES = [
     ("events/dt=2026-11-01/junk.csv", bytes(range(256)) * 40, "invalid_encoding"),
     (
         "events/dt=2026-11-01/truncated.csv.gz",
-        gzip.compress(EVENTS.encode() * 200)[:-30],
+        gzip.compress(EVENTS.encode() * 200, mtime=0)[:-30],
         "corrupt_compression",
     ),
     (
