@@ -175,7 +175,13 @@ class Ingestor:
             pending: list = []
             staged: list[tuple[str, str]] = []
             batches = clean_events_file(
-                stream, file.key, history, now_us, report, self.settings.block_bytes
+                stream,
+                file.key,
+                history,
+                now_us,
+                report,
+                self.settings.block_bytes,
+                self.settings.read_limits,
             )
             for n, batch in enumerate(batches):
                 part = f"{fid}-c{n:05d}.parquet"
@@ -272,7 +278,12 @@ class Ingestor:
                 return False
             now_us = time.time_ns() // 1000
             result = clean_products_file(
-                stream, file.key, now_us, report, self.settings.block_bytes
+                stream,
+                file.key,
+                now_us,
+                report,
+                self.settings.block_bytes,
+                self.settings.read_limits,
             )
             history = self._history()
             effective = drop_date(file.key) or dt.datetime.now(dt.UTC).date()

@@ -82,6 +82,9 @@ class FileError:
     INVALID_ENCODING = "invalid_encoding"
     CORRUPT_COMPRESSION = "corrupt_compression"
     UNKNOWN_PREFIX = "unknown_prefix"
+    LINE_TOO_LONG = "line_too_long"
+    COMPRESSION_BOMB = "compression_bomb"
+    INVALID_HEADER = "invalid_header"
 
 
 UTC_US = pa.timestamp("us", tz="UTC")

@@ -15,7 +15,14 @@ from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.dedup import SeenIds
 from retail_etl.domain.money import cents_to_decimal
-from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, Chunk, iter_chunks, text_column
+from retail_etl.domain.reading import (
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_LIMITS,
+    Chunk,
+    ReadLimits,
+    iter_chunks,
+    text_column,
+)
 from retail_etl.domain.report import FileReport
 from retail_etl.domain.timestamps import parse_timestamps
 
@@ -245,6 +252,7 @@ def clean_events_file(
     ingested_at_us: int,
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[EventsBatch]:
     """Batches of curated and quarantined rows; `report` is kept up to date as they come.
 
@@ -252,5 +260,5 @@ def clean_events_file(
     the batches already received (nothing half-written may become visible).
     """
     cleaner = EventsCleaner(key, history, ingested_at_us, report)
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes):
+    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
         yield cleaner.clean(chunk)

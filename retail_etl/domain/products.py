@@ -11,7 +11,13 @@ import pyarrow as pa
 
 from retail_etl.domain import contract as c
 from retail_etl.domain.money import price_to_cents
-from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, iter_chunks, text_column
+from retail_etl.domain.reading import (
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_LIMITS,
+    ReadLimits,
+    iter_chunks,
+    text_column,
+)
 from retail_etl.domain.report import FileReport
 
 Reason = c.Reason
@@ -34,10 +40,11 @@ def clean_products_file(
     ingested_at_us: int,
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ProductsFile:
     """Products files are small next to events files, so rows are checked with plain pandas."""
     frames, quarantined = [], []
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes):
+    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
         df = pd.DataFrame({name: text_column(chunk, name).to_pandas() for name in WANTED}).astype(
             object
         )
