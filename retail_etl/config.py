@@ -83,6 +83,12 @@ class Settings:
         return ReadLimits(self.max_line_bytes, self.max_json_depth, self.max_inflation)
 
     @property
+    def source_buckets(self) -> frozenset[str]:
+        """The buckets ingest accepts objects from: the raw bucket, and the project's own
+        buckets for replays. An event naming any other bucket is forged or misrouted."""
+        return frozenset((self.raw_bucket, self.curated_bucket, self.analytics_bucket))
+
+    @property
     def dead_letter_queue(self) -> str:
         return f"{self.ingest_queue}-dlq"
 
