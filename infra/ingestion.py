@@ -58,6 +58,8 @@ class Ingestion(Construct):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=removal,
+            # the ledger is the record of what was ingested: in prod it outlives a bad delete
+            deletion_protection=not destroy_data,
         )
         self.dlq = sqs.Queue(
             self,
@@ -78,18 +80,27 @@ class Ingestion(Construct):
             visibility_timeout=Duration.seconds(timeout_s * 6),  # AWS advice: 6x the timeout
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=max_receives),
         )
+        rule_name = f"{settings.ingest_queue}-raw-object-created"
         self.rule = events.Rule(
             self,
             "RawObjectCreated",
+            rule_name=rule_name,
             description="Every new object in the raw bucket goes to the ingest queue",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={"bucket": {"name": [raw.bucket_name]}},
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            # an event EventBridge cannot deliver goes to the DLQ instead of being dropped
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dlq, retry_attempts=8)],
         )
-        key.grant_encrypt_decrypt(_events_principal())
+        # CDK leaves out the source condition on an encrypted queue's EventBridge grant (its
+        # statement 1 after the TLS-only deny): add it, so no other rule can write here.
+        policy = self.queue.node.find_child("Policy").node.default_child
+        policy.add_property_override(
+            "PolicyDocument.Statement.1.Condition",
+            {"ArnEquals": {"aws:SourceArn": self.rule.rule_arn}},
+        )
         self.function = lambda_.Function(
             self,
             "IngestFunction",
@@ -172,12 +183,6 @@ def _account(scope: Construct) -> str:
     from aws_cdk import Stack
 
     return Stack.of(scope).account
-
-
-def _events_principal():
-    from aws_cdk import aws_iam as iam
-
-    return iam.ServicePrincipal("events.amazonaws.com")
 
 
 def _retention(days: int) -> logs.RetentionDays:

@@ -4,6 +4,11 @@ Every bucket is KMS-encrypted, TLS-only, blocks public access and logs access to
 bucket; raw is versioned (a file version is the unit of exactly-once) and sends EventBridge
 notifications. Lifecycle rules move raw files to cheaper storage and expire them and the
 quarantine after the configured days.
+
+The curated bucket is deliberately not versioned: curated data is moving to Apache Iceberg
+tables (issue 11), whose snapshots are the recovery path (time travel, rollback to a snapshot),
+and every curated object can be rebuilt from the versioned raw bucket and the ledger. S3
+versioning on top would keep every rewritten data and metadata file a second time.
 """
 
 from __future__ import annotations

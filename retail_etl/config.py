@@ -28,6 +28,11 @@ class Settings:
     ingest_queue: str
     lease_seconds: int = 900
     block_bytes: int = 8 << 20
+    # hostile-input bounds (domain/reading.py ReadLimits): longest line, deepest JSON nesting,
+    # largest gzip inflation ratio
+    max_line_bytes: int = 16 << 20
+    max_json_depth: int = 64
+    max_inflation: int = 200
     # days with more curated bytes than this are aggregated by the Glue job, not a Lambda
     glue_threshold_bytes: int = 512 << 20
     # Redshift Serverless; an empty workgroup means the warehouse is off
@@ -69,6 +74,19 @@ class Settings:
         if "glue_threshold_bytes" in values:
             settings = replace(settings, glue_threshold_bytes=int(values["glue_threshold_bytes"]))
         return settings
+
+    @property
+    def read_limits(self):
+        """The reader's bounds (imported here so the CDK app never loads pyarrow)."""
+        from retail_etl.domain.reading import ReadLimits
+
+        return ReadLimits(self.max_line_bytes, self.max_json_depth, self.max_inflation)
+
+    @property
+    def source_buckets(self) -> frozenset[str]:
+        """The buckets ingest accepts objects from: the raw bucket, and the project's own
+        buckets for replays. An event naming any other bucket is forged or misrouted."""
+        return frozenset((self.raw_bucket, self.curated_bucket, self.analytics_bucket))
 
     @property
     def dead_letter_queue(self) -> str:

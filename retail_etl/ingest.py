@@ -169,7 +169,13 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parts") as uploads:
             pending: list = []
             batches = clean_events_file(
-                stream, file.key, history, now_us, report, self.settings.block_bytes
+                stream,
+                file.key,
+                history,
+                now_us,
+                report,
+                self.settings.block_bytes,
+                self.settings.read_limits,
             )
             for n, batch in enumerate(batches):
                 outputs = [(lake.CURATED_EVENTS, t) for t in _by_date(batch.curated)]
@@ -241,7 +247,12 @@ class Ingestor:
                 return False
             now_us = time.time_ns() // 1000
             result = clean_products_file(
-                stream, file.key, now_us, report, self.settings.block_bytes
+                stream,
+                file.key,
+                now_us,
+                report,
+                self.settings.block_bytes,
+                self.settings.read_limits,
             )
             effective = drop_date(file.key) or self.store.modified_date(
                 file.bucket, file.key, file.version

@@ -3,6 +3,10 @@
 Powertools does the Lambda plumbing: JSON logs with the file and counts, CloudWatch embedded
 metrics, and partial batch responses so only failed messages are retried (the queue moves a
 message to the DLQ after its maximum receives, intact).
+
+Only objects in the configured raw bucket (or the project's own buckets, for replays) are
+ingested: an event naming another bucket is logged as an error, counted in the
+`ForeignBucketRejected` metric and acknowledged, so it is neither retried nor read.
 """
 
 from __future__ import annotations
@@ -48,6 +52,13 @@ def ingestor() -> Ingestor:
 
 def record_handler(record: SQSRecord) -> None:
     for ref in object_refs(record.json_body):
+        if ref.bucket not in ingestor().settings.source_buckets:
+            logger.error(
+                "object from a foreign bucket rejected, not read and not retried",
+                extra={"bucket": ref.bucket, "key": ref.key, "message_id": record.message_id},
+            )
+            metrics.add_metric("ForeignBucketRejected", MetricUnit.Count, 1)
+            continue
         try:
             report = ingestor().ingest(ref)
         except Exception as exc:

@@ -46,6 +46,8 @@ class Reason:
     INVALID_TIMESTAMP = "invalid_timestamp"
     INVALID_QUANTITY = "invalid_quantity"
     UNKNOWN_PRODUCT = "unknown_product"
+    # a price or a revenue that decimal(12,2) / decimal(14,2) cannot hold
+    AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
     MISSING_CATEGORY = "missing_category"
     MISSING_PRICE = "missing_price"
     INVALID_PRICE = "invalid_price"
@@ -62,6 +64,7 @@ EVENT_REASONS = (
     Reason.INVALID_TIMESTAMP,
     Reason.INVALID_QUANTITY,
     Reason.UNKNOWN_PRODUCT,
+    Reason.AMOUNT_OUT_OF_RANGE,
 )
 PRODUCT_REASONS = (
     Reason.MALFORMED_ROW,
@@ -69,6 +72,7 @@ PRODUCT_REASONS = (
     Reason.MISSING_CATEGORY,
     Reason.MISSING_PRICE,
     Reason.INVALID_PRICE,
+    Reason.AMOUNT_OUT_OF_RANGE,
     Reason.INVALID_STOCK_LEVEL,
 )
 
@@ -82,6 +86,9 @@ class FileError:
     INVALID_ENCODING = "invalid_encoding"
     CORRUPT_COMPRESSION = "corrupt_compression"
     UNKNOWN_PREFIX = "unknown_prefix"
+    LINE_TOO_LONG = "line_too_long"
+    COMPRESSION_BOMB = "compression_bomb"
+    INVALID_HEADER = "invalid_header"
 
 
 UTC_US = pa.timestamp("us", tz="UTC")

@@ -14,8 +14,15 @@ import pyarrow.compute as pc
 from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.dedup import SeenIds
-from retail_etl.domain.money import cents_to_decimal
-from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, Chunk, iter_chunks, text_column
+from retail_etl.domain.money import cents_to_decimal, fits
+from retail_etl.domain.reading import (
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_LIMITS,
+    Chunk,
+    ReadLimits,
+    iter_chunks,
+    text_column,
+)
 from retail_etl.domain.report import FileReport
 from retail_etl.domain.timestamps import parse_timestamps
 
@@ -74,7 +81,18 @@ def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session)
 
 def enriched(events: pa.Table, history: ProductHistory, rows: np.ndarray) -> pa.Table:
     """Curated events from cleaned ones (PARKED_EVENTS columns) and their history rows."""
-    names, categories, price_cents = history.attributes(rows)
+    return _enriched(events, *history.attributes(rows))
+
+
+def revenue_fits(events: pa.Table, price_cents: np.ndarray) -> np.ndarray:
+    """Which events' revenue (purchases: price x quantity) decimal(14,2) can hold; a price
+    in the history always fits decimal(12,2), but 10,000 of one need not fit the revenue."""
+    quantity = events["quantity"].to_numpy().astype(np.int64)
+    purchase = pc.equal(events["event_type"], "purchase").to_numpy(zero_copy_only=False)
+    return ~purchase | fits(price_cents * quantity, c.REVENUE)
+
+
+def _enriched(events: pa.Table, names, categories, price_cents: np.ndarray) -> pa.Table:
     quantity = events["quantity"].to_numpy().astype(np.int64)
     purchase = pc.equal(events["event_type"], "purchase").to_numpy(zero_copy_only=False)
     columns = {name: events[name] for name in c.PARKED_EVENTS.names if name != "line_number"}
@@ -88,14 +106,23 @@ def enriched(events: pa.Table, history: ProductHistory, rows: np.ndarray) -> pa.
 
 
 def release_parked(parked: pa.Table, history: ProductHistory) -> tuple[pa.Table, pa.Table]:
-    """Enrich the parked events whose product is now known: (curated, still parked)."""
+    """Enrich the parked events whose product is now known: (curated, still parked).
+
+    An event whose revenue would not fit decimal(14,2) with the version now known stays
+    parked (it is in quarantine already); a later version with a smaller price releases it.
+    """
     days = parked["event_date"].cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
     rows = history.lookup(parked["product_id"], days)
-    known = rows >= 0
-    return (
-        enriched(parked.filter(pa.array(known)), history, rows[known]),
-        parked.filter(pa.array(~known)),
+    known = np.flatnonzero(rows >= 0)
+    names, categories, price = history.attributes(rows[known])
+    ok = revenue_fits(parked.take(pa.array(known)), price)
+    release = np.zeros(len(rows), dtype=bool)
+    release[known[ok]] = True
+    keep = pa.array(ok)
+    curated = _enriched(
+        parked.filter(pa.array(release)), names.filter(keep), categories.filter(keep), price[ok]
     )
+    return curated, parked.filter(pa.array(~release))
 
 
 class EventsCleaner:
@@ -184,7 +211,14 @@ class EventsCleaner:
             },
             schema=c.PARKED_EVENTS,
         )
-        curated = enriched(cleaned.filter(pa.array(known)), self.history, history_rows[known])
+        names, categories, price = self.history.attributes(history_rows[known])
+        known_events = cleaned.filter(pa.array(known))
+        in_range = revenue_fits(known_events, price)
+        reason[kept[np.flatnonzero(known)[~in_range]]] = _CODES[Reason.AMOUNT_OUT_OF_RANGE]
+        keep = pa.array(in_range)
+        curated = _enriched(
+            known_events.filter(keep), names.filter(keep), categories.filter(keep), price[in_range]
+        )
         quarantine = self._quarantine(chunk, reason, product, micros, has_time)
         self._count(chunk, reason, curated)
         return EventsBatch(curated, quarantine, cleaned.filter(pa.array(~known)))
@@ -245,6 +279,7 @@ def clean_events_file(
     ingested_at_us: int,
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[EventsBatch]:
     """Batches of curated and quarantined rows; `report` is kept up to date as they come.
 
@@ -252,5 +287,5 @@ def clean_events_file(
     the batches already received (nothing half-written may become visible).
     """
     cleaner = EventsCleaner(key, history, ingested_at_us, report)
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes):
+    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
         yield cleaner.clean(chunk)

@@ -10,14 +10,21 @@ import pandas as pd
 import pyarrow as pa
 
 from retail_etl.domain import contract as c
-from retail_etl.domain.money import price_to_cents
-from retail_etl.domain.reading import DEFAULT_BLOCK_BYTES, iter_chunks, text_column
+from retail_etl.domain.money import max_cents, price_to_cents
+from retail_etl.domain.reading import (
+    DEFAULT_BLOCK_BYTES,
+    DEFAULT_LIMITS,
+    ReadLimits,
+    iter_chunks,
+    text_column,
+)
 from retail_etl.domain.report import FileReport
 
 Reason = c.Reason
 WANTED = ("product_id", "product_name", "category", "price", "stock_level")
 REQUIRED = tuple((name,) for name in c.PRODUCT_REQUIRED)
 _STOCK = r"^[0-9]{1,18}$"
+_MAX_PRICE_CENTS = max_cents(c.PRICE)
 
 
 @dataclass
@@ -34,16 +41,20 @@ def clean_products_file(
     ingested_at_us: int,
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ProductsFile:
     """Products files are small next to events files, so rows are checked with plain pandas."""
     frames, quarantined = [], []
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes):
+    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
         df = pd.DataFrame({name: text_column(chunk, name).to_pandas() for name in WANTED}).astype(
             object
         )
         df = df.where(df.notna(), None)
         df["line_number"] = chunk.line_numbers
         df["price_cents"] = [price_to_cents(p) for p in df["price"]]
+        too_big = np.array(
+            [p is not None and p > _MAX_PRICE_CENTS for p in df["price_cents"]], dtype=bool
+        )
         stock_ok = df["stock_level"].isna() | df["stock_level"].str.fullmatch(_STOCK, na=False)
         reason = np.select(
             [
@@ -51,6 +62,7 @@ def clean_products_file(
                 df["category"].isna(),
                 df["price"].isna(),
                 df["price_cents"].isna(),
+                too_big,
                 ~stock_ok,
             ],
             [
@@ -58,6 +70,7 @@ def clean_products_file(
                 Reason.MISSING_CATEGORY,
                 Reason.MISSING_PRICE,
                 Reason.INVALID_PRICE,
+                Reason.AMOUNT_OUT_OF_RANGE,
                 Reason.INVALID_STOCK_LEVEL,
             ],
             default="",

@@ -4,6 +4,13 @@ Each chunk keeps the physical line number of every record, so quarantined rows c
 their line, and lists the records that could not be parsed (`malformed_row`). Lines are found
 with numpy over the block's bytes and parsing is done by pyarrow's CSV and JSON readers, so
 the cost per row stays in C; only malformed lines are looked at one by one.
+
+Hostile bytes end in a decision, never a crash (`ReadLimits`): a line longer than the limit
+rejects the file (`line_too_long`) before it is held in memory, a gzip stream that inflates far
+beyond any real export is rejected (`compression_bomb`), a JSON line nested deeper than the
+limit is `malformed_row` before pyarrow's recursive parser sees it, and a carriage return that
+does not end a line makes its line `malformed_row` (a file whose lines all end with a bare CR is
+read as such).
 """
 
 from __future__ import annotations
@@ -29,12 +36,36 @@ from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
 
 DEFAULT_BLOCK_BYTES = 8 << 20
+DEFAULT_MAX_LINE_BYTES = 16 << 20
+_CR = 13
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BOM = b"\xef\xbb\xbf"
 _NL = 10
 # A JSON key (a superset: text in values that looks like a key is harmless), and a bare number.
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
 _NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _NULL = pa.scalar(None, pa.string())
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds that keep one hostile file from exhausting memory or crashing a parser.
+
+    `max_line_bytes`: longest line (without its newline) a file may have; a longer one rejects
+    the file as `line_too_long`, so no more than this plus one block is ever held.
+    `max_json_depth`: deepest nesting of objects and arrays in a JSON line; deeper lines are
+    `malformed_row` (pyarrow's JSON parser recurses and can overflow the C stack).
+    `max_inflation`: decompressed bytes per compressed byte of a `.gz` file, checked once
+    `inflation_floor` bytes are out; real exports compress 5-20x, a gzip bomb about 1000x.
+    """
+
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_json_depth: int = 64
+    max_inflation: int = 200
+    inflation_floor: int = 64 << 20
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True)
@@ -92,8 +123,31 @@ def normalize_name(name: str) -> str:
     return name.strip().lower()
 
 
-def _open_decompressed(stream: BinaryIO, fmt: FileFormat) -> BinaryIO:
-    return gzip.GzipFile(fileobj=stream, mode="rb") if fmt.gzip else stream
+class _CountingReader(io.RawIOBase):
+    """A read-only stream that counts the bytes taken from the one it wraps."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+def _line_ends_cr_only(data: bytes, final: bool) -> bool | None:
+    """Whether the first line end is a bare CR; None while no line end has been seen."""
+    lf, cr = data.find(b"\n"), data.find(b"\r")
+    if cr < 0 or (0 <= lf < cr):
+        return False if lf >= 0 else None
+    if cr + 1 < len(data):
+        return data[cr + 1] != _NL
+    return None if not final else False
 
 
 def _read(stream: BinaryIO, size: int, key: str) -> bytes:
@@ -105,30 +159,81 @@ def _read(stream: BinaryIO, size: int, key: str) -> bytes:
         ) from exc
 
 
+def _too_long(key: str, line_no: int, limits: ReadLimits) -> FileRejected:
+    return FileRejected(
+        FileError.LINE_TOO_LONG,
+        f"{key}: line {line_no} is longer than {limits.max_line_bytes} bytes",
+    )
+
+
+def _check_line_lengths(block: bytes, line_no: int, key: str, limits: ReadLimits) -> None:
+    """Reject the file at the first complete line of the block that is over the limit."""
+    if len(block) <= limits.max_line_bytes:
+        return
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NL)
+    lengths = np.diff(ends, prepend=-1) - 1
+    over = np.flatnonzero(lengths > limits.max_line_bytes)
+    if len(over):
+        raise _too_long(key, line_no + int(over[0]), limits)
+
+
 def iter_line_blocks(
-    stream: BinaryIO, fmt: FileFormat, key: str, block_bytes: int = DEFAULT_BLOCK_BYTES
+    stream: BinaryIO,
+    fmt: FileFormat,
+    key: str,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield (number of the block's first line, bytes of whole lines) with bounded size."""
-    source = _open_decompressed(stream, fmt)
+    """Yield (number of the block's first line, bytes of whole lines) with bounded size.
+
+    Lines end with LF (or CRLF); when a file's first line end is a bare CR, every CR is one.
+    """
+    compressed = _CountingReader(stream) if fmt.gzip else None
+    source = gzip.GzipFile(fileobj=compressed, mode="rb") if compressed else stream
+    inflated = 0
     carry = b""
     line_no = 1
     first = True
+    cr_only: bool | None = None
     while True:
         buf = _read(source, block_bytes, key)
+        if compressed is not None:
+            inflated += len(buf)
+            if inflated > limits.inflation_floor and inflated > limits.max_inflation * max(
+                compressed.count, 1
+            ):
+                raise FileRejected(
+                    FileError.COMPRESSION_BOMB,
+                    f"{key}: {compressed.count} gzip bytes inflated to more than {inflated} "
+                    f"(over {limits.max_inflation}x)",
+                )
         if first:
             first = False
             if buf.startswith(_BOM):
                 buf = buf[len(_BOM) :]
+        if cr_only is None:
+            cr_only = _line_ends_cr_only(carry + buf, final=not buf)
+            if cr_only:
+                carry = carry.replace(b"\r", b"\n")
+        if cr_only:
+            buf = buf.replace(b"\r", b"\n")
         if not buf:
             if carry:
+                if len(carry) > limits.max_line_bytes:
+                    raise _too_long(key, line_no, limits)
                 yield line_no, carry
             return
         buf = carry + buf
         cut = buf.rfind(b"\n")
         if cut < 0:
+            if len(buf) > limits.max_line_bytes:
+                raise _too_long(key, line_no, limits)
             carry = buf
             continue
         block, carry = buf[: cut + 1], buf[cut + 1 :]
+        _check_line_lengths(block, line_no, key, limits)
+        if len(carry) > limits.max_line_bytes:
+            raise _too_long(key, line_no + block.count(b"\n"), limits)
         yield line_no, block
         line_no += block.count(b"\n")
 
@@ -151,6 +256,12 @@ def split_lines(data: bytes) -> pa.Array:
 
 def _mask(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+
+
+def _stray_cr(lines: pa.Array) -> np.ndarray:
+    """Lines holding a carriage return that does not end them (pyarrow's parsers would take
+    it for a line end and shift every record after it)."""
+    return _mask(pc.match_substring(lines, "\r"))
 
 
 def _malformed(lines: pa.Array, bad: np.ndarray, line_numbers: np.ndarray):
@@ -181,8 +292,14 @@ class CsvReader:
         self.required = required
         self.names: list[str] | None = None
 
-    def _header(self, text: str, key: str) -> None:
-        names = [normalize_name(n) for n in next(csv.reader([text]))]
+    def _header(self, text: str, key: str, line: int) -> None:
+        try:
+            fields = next(csv.reader([text]))
+        except csv.Error as exc:  # a stray CR, a field over csv's size limit
+            raise FileRejected(
+                FileError.INVALID_HEADER, f"{key}: header on line {line} is not CSV ({exc})"
+            ) from exc
+        names = [normalize_name(n) for n in fields]
         seen: set[str] = set()
         unique = []
         for i, n in enumerate(names):
@@ -207,13 +324,14 @@ class CsvReader:
             if not len(nonblank):
                 return None
             h = int(nonblank[0])
-            self._header(lines[h].as_py(), key)
+            self._header(lines[h].as_py(), key, int(line_numbers[h]))
             blank[: h + 1] = True
             body = data
             for _ in range(h + 1):  # skip the header and the blank lines before it
                 body = body[body.find(b"\n") + 1 :] if b"\n" in body else b""
         # A quote left open would make pyarrow join the next line into the record.
         open_quote = _mask(pc.equal(pc.bit_wise_and(pc.count_substring(lines, '"'), 1), 1))
+        open_quote |= _stray_cr(lines)
         open_quote &= ~blank
         if open_quote.any():
             body = _join(lines, ~blank & ~open_quote)
@@ -244,7 +362,9 @@ class CsvReader:
 
         return pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=self.names, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(
+                column_names=self.names, block_size=max(1 << 24, len(body) + 1)
+            ),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(include, pa.string()),
@@ -257,8 +377,17 @@ class CsvReader:
 class JsonLinesReader:
     """Reads a JSON Lines file block by block; keys are matched case-insensitively."""
 
-    def __init__(self, wanted: tuple[str, ...]) -> None:
+    def __init__(self, wanted: tuple[str, ...], max_depth: int = DEFAULT_LIMITS.max_json_depth):
         self.wanted = wanted
+        self.max_depth = max_depth
+
+    def _too_deep(self, lines: pa.Array) -> np.ndarray:
+        """Lines nested deeper than the limit; only lines with that many brackets are scanned."""
+        brackets = pc.add(pc.count_substring(lines, "{"), pc.count_substring(lines, "["))
+        deep = _mask(pc.greater(brackets, self.max_depth))
+        for i in np.flatnonzero(deep).tolist():
+            deep[i] = json_depth(lines[i].as_py()) > self.max_depth
+        return deep
 
     def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
         _check_utf8(data, first_line, key)
@@ -268,9 +397,12 @@ class JsonLinesReader:
         if blank.all():
             return None
         line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
+        # Never handed to a parser: too deep for pyarrow's stack, or split by a stray CR.
+        hostile = ~blank & (self._too_deep(lines) | _stray_cr(lines))
         # A line that does not start with '{' and end with '}' cannot be an object.
         ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
-        for i in np.flatnonzero(~blank & ~ok).tolist():
+        ok &= ~hostile
+        for i in np.flatnonzero(~blank & ~ok & ~hostile).tolist():
             ok[i] = _json_object(lines[i].as_py()) is not None
         rows = np.flatnonzero(ok)
         row_lines = lines.take(pa.array(rows))
@@ -415,6 +547,17 @@ def _check_utf8(data: bytes, first_line: int, key: str) -> None:
         raise FileRejected(FileError.INVALID_ENCODING, f"{key}: line {line} is not UTF-8") from exc
 
 
+def json_depth(text: str) -> int:
+    """The deepest nesting of objects and arrays in a JSON text (brackets in strings do not
+    count), found without recursion."""
+    skeleton = _JSON_STRING.sub("", text).encode("utf-8")
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    opens = (codes == ord("{")) | (codes == ord("["))
+    closes = (codes == ord("}")) | (codes == ord("]"))
+    steps = opens.astype(np.int64) - closes.astype(np.int64)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _not_json(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -426,7 +569,7 @@ def _json_object(text: str) -> dict | None:
     try:
         obj = json.loads(text, parse_int=str, parse_float=str, parse_constant=_not_json)
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except (ValueError, UnicodeEncodeError):
+    except (ValueError, UnicodeEncodeError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 
@@ -453,17 +596,21 @@ def iter_chunks(
     wanted: tuple[str, ...],
     required: tuple[tuple[str, ...], ...],
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[Chunk]:
     """Chunks of a file, parsed per its extension; raises FileRejected for whole-file errors.
 
     `required` lists groups of column names of which a CSV header must hold at least one each.
     """
     fmt = FileFormat.from_key(key)
-    reader = CsvReader(wanted, required) if fmt.kind == "csv" else JsonLinesReader(wanted)
+    if fmt.kind == "csv":
+        reader: CsvReader | JsonLinesReader = CsvReader(wanted, required)
+    else:
+        reader = JsonLinesReader(wanted, limits.max_json_depth)
 
     def chunks() -> Iterator[Chunk]:
         seen_any = False
-        for first_line, data in iter_line_blocks(stream, fmt, key, block_bytes):
+        for first_line, data in iter_line_blocks(stream, fmt, key, block_bytes, limits):
             chunk = reader.chunk(first_line, data, key)
             if chunk is None:
                 continue

@@ -37,14 +37,23 @@ from typing import Any
 import boto3
 
 from retail_etl import daily
-from retail_etl.adapters.ledger import DONE, FINISHED, SUPERSEDED, DynamoLedger, FileVersion
+from retail_etl.adapters.ledger import (
+    DONE,
+    FINISHED,
+    IN_PROGRESS,
+    SUPERSEDED,
+    Claim,
+    DynamoLedger,
+    FileVersion,
+)
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.adapters.warehouse import DuckDBWarehouse
 from retail_etl.config import Settings
+from retail_etl.domain.report import FileReport, FileStatus
 from retail_etl.ingest import kind_of, object_refs
 from retail_etl.local.account import provision
-from retail_etl.local.containers import LambdaContainers
+from retail_etl.local.containers import ContainerDied, LambdaContainers
 from retail_etl.local.delivery import lambda_sqs_record, object_created
 from retail_etl.local.emulator import EMULATOR_ENV, emulated_aws
 from retail_etl.local.state import LocalState
@@ -61,6 +70,7 @@ WAREHOUSE = "warehouse.duckdb"
 BATCH_SIZE = 1
 DEAD_LETTERED = "DEAD_LETTERED"
 UNCHANGED = "UNCHANGED"
+CONTAINER_DIED = "lambda_container_died"
 
 Progress = Callable[[str], None]
 
@@ -296,7 +306,11 @@ class LocalPipeline:
                 continue
             region = self.s3.meta.region_name
             event = {"Records": [lambda_sqs_record(m, self.queue_arn, region) for m in messages]}
-            reply = self.containers.invoke(INGEST, event)
+            try:
+                reply = self.containers.invoke(INGEST, event)
+            except ContainerDied as exc:
+                self._container_died(messages, exc)
+                continue
             failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
             for m in messages:
                 if m["MessageId"] in failed:  # retry now rather than after the visibility timeout
@@ -314,6 +328,32 @@ class LocalPipeline:
                         count = f" ({self._handled}/{self._expected})" if self._expected else ""
                     keys = ", ".join(r.key for r in object_refs(json.loads(m["Body"])))
                     self.progress(f"ingest Lambda handled {keys}{count}")
+
+    def _container_died(self, messages: list[dict], exc: ContainerDied) -> None:
+        """Record the batch's files failed with the cause and drop their messages: the same
+        bytes would kill the replacement container too (in AWS the message is retried into
+        the DLQ and the ledger keeps the lease until it expires)."""
+        for m in messages:
+            for ref in object_refs(json.loads(m["Body"])):
+                file = FileVersion(ref.bucket, ref.key, ref.version or "")
+                item = self.ledger.get(file) or {}
+                if item.get("status") == IN_PROGRESS:  # died while holding the claim
+                    claim = Claim(True, IN_PROGRESS, item["lease_token"])
+                else:  # died before claiming it
+                    claim = self.ledger.claim(file)
+                if claim.owned:
+                    report = FileReport(
+                        key=ref.key,
+                        kind=ref.key.split("/", 1)[0],
+                        status=FileStatus.FAILED_PERMANENT,
+                        error_code=CONTAINER_DIED,
+                        error_message=str(exc),
+                    )
+                    self.ledger.fail_permanently(file, claim, report)
+                self.progress(f"ingest Lambda died on {ref.key}: recorded failed")
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+            with self._lock:
+                self._handled += 1
 
     def _queue_empty(self) -> bool:
         attrs = self.sqs.get_queue_attributes(

@@ -280,3 +280,65 @@ def test_unknown_product_events_are_parked_and_released_once_the_product_is_know
 def test_quantity_with_leading_zeros_is_its_value(catalog):
     _, curated, _ = one("e1,U1,P1,purchase,2026-11-01T10:00:00Z,0000000000005,", catalog)
     assert curated["quantity"].to_pylist() == [5]
+
+
+def test_a_revenue_that_does_not_fit_decimal_14_2_is_quarantined_at_the_boundary():
+    """99,999,999.99 x 10,000 fits; 100,000,000.00 x 10,000 would have been written wrapped."""
+    history = history_of(
+        ("BIG", "Yacht", "boats", 10_000_000_000, dt.date(2026, 11, 1)),
+        ("EDGE", "Ship", "boats", 9_999_999_999, dt.date(2026, 11, 1)),
+        ("TOP", "Island", "land", 999_999_999_999, dt.date(2026, 11, 1)),
+    )
+    rows = [
+        "e1,U1,BIG,purchase,2026-11-01T10:00:00Z,10000,",
+        "e2,U1,EDGE,purchase,2026-11-01T10:00:00Z,10000,",
+        "e3,U1,TOP,purchase,2026-11-01T10:00:00Z,100,",
+        "e4,U1,TOP,purchase,2026-11-01T10:00:00Z,101,",
+        "e5,U1,BIG,view,2026-11-01T10:00:00Z,10000,",  # no revenue, nothing to overflow
+    ]
+    report, curated, quarantine = clean_text(HEADER + "\n".join(rows) + "\n", history)
+    assert report.reconciles()
+    assert dict(report.rows_quarantined) == {"amount_out_of_range": 2}
+    assert quarantine["line_number"].to_pylist() == [2, 5]
+    assert quarantine["raw_record"].to_pylist() == [rows[0], rows[3]]
+    assert quarantine["event_date"].to_pylist() == [dt.date(2026, 11, 1)] * 2
+    got = {r["event_id"]: (r["unit_price"], r["revenue"]) for r in curated.to_pylist()}
+    assert got == {
+        "e2": (Decimal("99999999.99"), Decimal("999999999900.00")),
+        "e3": (Decimal("9999999999.99"), Decimal("999999999999.00")),
+        "e5": (Decimal("100000000.00"), None),
+    }
+
+
+def test_the_boundary_amounts_survive_parquet_exactly(tmp_path):
+    import pyarrow.parquet as pq
+
+    history = history_of(("TOP", "Island", "land", 999_999_999_999, dt.date(2026, 11, 1)))
+    row = "e3,U1,TOP,purchase,2026-11-01T10:00:00Z,100,"
+    _, curated, _ = clean_text(HEADER + row + "\n", history)
+    pq.write_table(curated, tmp_path / "c.parquet")
+    back = pq.read_table(tmp_path / "c.parquet")
+    assert back["revenue"].to_pylist() == [Decimal("999999999999.00")]
+    assert back["unit_price"].to_pylist() == [Decimal("9999999999.99")]
+
+
+def test_a_parked_event_whose_revenue_would_not_fit_stays_parked():
+    rows = ["e1,U1,P9,purchase,2026-11-01T10:00:00Z,10000,"]
+    report = FileReport(key="k", kind="events")
+    batches = list(
+        clean_events_file(
+            io.BytesIO((HEADER + "\n".join(rows) + "\n").encode()),
+            "events/dt=2026-11-01/f.csv",
+            history_of(("P1", "Phone", "electronics", 19_999, dt.date(2026, 11, 1))),
+            0,
+            report,
+        )
+    )
+    parked = batches[0].parked
+    huge = history_of(("P9", "Yacht", "boats", 10_000_000_000, dt.date(2026, 11, 1)))
+    released, left = release_parked(parked, huge)
+    assert released.num_rows == 0 and left["event_id"].to_pylist() == ["e1"]
+    fair = history_of(("P9", "Yacht", "boats", 9_999_999_999, dt.date(2026, 11, 1)))
+    released, left = release_parked(parked, fair)
+    assert released["revenue"].to_pylist() == [Decimal("999999999900.00")]
+    assert left.num_rows == 0

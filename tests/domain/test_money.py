@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retail_etl.domain.contract import PRICE, REVENUE
-from retail_etl.domain.money import cents_to_decimal, decimal_to_cents, price_to_cents
+from retail_etl.domain.money import (
+    cents_to_decimal,
+    decimal_to_cents,
+    fits,
+    max_cents,
+    price_to_cents,
+)
 
 
 @pytest.mark.parametrize(
@@ -28,12 +34,12 @@ def test_prices_round_half_up_to_cents(text, cents):
     assert price_to_cents(text) == cents
 
 
-@pytest.mark.parametrize("text", ["-1", "abc", "1e3", "1.", ".5", "1,5", "12345678901", "", None])
+@pytest.mark.parametrize("text", ["-1", "abc", "1e3", "1.", ".5", "1,5", "1" * 31, "", None])
 def test_text_that_is_not_a_contract_price_is_rejected(text):
     assert price_to_cents(text) is None
 
 
-@given(st.lists(st.integers(min_value=-(10**15), max_value=10**15), max_size=50))
+@given(st.lists(st.integers(min_value=-(10**14) + 1, max_value=10**14 - 1), max_size=50))
 def test_cents_become_exact_decimals_and_back(values):
     cents = np.array(values, dtype=np.int64)
     decimals = cents_to_decimal(cents, REVENUE)
@@ -52,3 +58,30 @@ def test_cents_to_decimal_marks_nulls_where_invalid():
 def test_decimal_to_cents_reads_sliced_arrays():
     arr = pa.array([Decimal("1.00"), Decimal("2.50"), Decimal("-3.25")], type=PRICE)
     assert decimal_to_cents(arr.slice(1)).tolist() == [250, -325]
+
+
+def test_a_well_formed_price_too_large_for_decimal_12_2_is_a_price_that_does_not_fit():
+    """Callers quarantine it as amount_out_of_range rather than invalid_price."""
+    assert max_cents(PRICE) == 999_999_999_999
+    assert price_to_cents("12345678901") == 1_234_567_890_100
+    assert fits(np.array([999_999_999_999, 1_000_000_000_000]), PRICE).tolist() == [True, False]
+    # rounding half-up can carry a price over the edge
+    assert price_to_cents("9999999999.995") == max_cents(PRICE) + 1
+
+
+def test_cents_that_do_not_fit_the_type_raise_instead_of_wrapping():
+    top = max_cents(REVENUE)
+    assert cents_to_decimal(np.array([top, -top]), REVENUE).to_pylist() == [
+        Decimal("999999999999.99"),
+        Decimal("-999999999999.99"),
+    ]
+    with pytest.raises(OverflowError, match="do not fit decimal128"):
+        cents_to_decimal(np.array([1, top + 1]), REVENUE)
+    with pytest.raises(OverflowError):
+        cents_to_decimal(np.array([-top - 1]), REVENUE)
+
+
+def test_a_null_slot_may_hold_any_cents():
+    big = np.array([10**16, 5])
+    out = cents_to_decimal(big, REVENUE, valid=np.array([False, True]))
+    assert out.to_pylist() == [None, Decimal("0.05")]

@@ -23,6 +23,10 @@ def clean(text: str, key: str = "products/dt=2026-11-01/p.csv"):
         ("P1,Phone,electronics,,1", "missing_price"),
         ("P1,Phone,electronics,-1.00,1", "invalid_price"),
         ("P1,Phone,electronics,abc,1", "invalid_price"),
+        ("P1,Phone,electronics,10000000000.00,1", "amount_out_of_range"),
+        ("P1,Phone,electronics,9999999999.995,1", "amount_out_of_range"),
+        ("P1,Phone,electronics," + "9" * 30 + ",1", "amount_out_of_range"),
+        ("P1,Phone,electronics," + "9" * 31 + ",1", "invalid_price"),
         ("P1,Phone,electronics,1.00,-3", "invalid_stock_level"),
         ("P1,Phone,electronics,1.00,many", "invalid_stock_level"),
         ("P1,Phone,electronics", "malformed_row"),
@@ -59,3 +63,8 @@ def test_products_json_lines_accept_numeric_prices_and_ids():
     assert report.rows_curated == 1
     row = result.versions.iloc[0]
     assert (row["product_id"], row["price_cents"], row["product_name"]) == ("7", 1999, None)
+
+
+def test_the_largest_price_decimal_12_2_holds_is_accepted():
+    _, result = clean(HEADER + "P1,Phone,electronics,9999999999.99,1\n")
+    assert result.versions["price_cents"].tolist() == [999_999_999_999]

@@ -5,7 +5,7 @@ import pytest
 
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.reading import FileFormat, iter_chunks
+from retail_etl.domain.reading import FileFormat, ReadLimits, iter_chunks, json_depth
 
 WANTED = ("a", "b", "c")
 REQUIRED = (("a",),)
@@ -170,3 +170,135 @@ def test_json_lines_with_nan_or_lone_surrogates_are_malformed_not_a_crash():
     rows, malformed = read(data, key="e/x.jsonl")
     assert rows == [(4, ("ok", None, None))]
     assert [m[0] for m in malformed] == [1, 2, 3]
+
+
+# Hostile bytes: every pattern ends as a row-level malformed_row or a whole-file code.
+
+
+def read_with(data: bytes, key: str = "events/x.csv", **limits):
+    chunks = iter_chunks(io.BytesIO(data), key, WANTED, REQUIRED, 1 << 16, ReadLimits(**limits))
+    rows, malformed = [], []
+    for ch in chunks:
+        rows += ch.line_numbers.tolist()
+        malformed += [line for line, _ in ch.malformed_lines]
+    return rows, malformed
+
+
+def rejected_code(data: bytes, key: str = "events/x.csv", **limits) -> str:
+    with pytest.raises(FileRejected) as err:
+        read_with(data, key, **limits)
+    return err.value.code
+
+
+@pytest.mark.parametrize("key", ["events/x.csv", "events/x.jsonl"])
+def test_a_file_whose_lines_end_with_a_bare_cr_is_read_line_by_line(key):
+    body = b"a,b\r1,2\r3,4\r" if key.endswith(".csv") else b'{"a": "1"}\r{"a": "2"}\rnot json\r'
+    rows, malformed = read_with(body, key)
+    assert rows == ([2, 3] if key.endswith(".csv") else [1, 2])
+    assert malformed == ([] if key.endswith(".csv") else [3])
+
+
+def test_a_cr_only_file_split_across_reads_keeps_its_line_numbers():
+    lines = [b"a,b"] + [f"{i},{i}".encode() for i in range(3000)]
+    data = b"\r".join(lines) + b"\r"
+    rows, malformed = read_with(data)
+    assert rows == list(range(2, 3002)) and malformed == []
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b"a,b\n1,2\n3\r,4\n5,6\n", "events/x.csv"),
+        (b"a,b\n1,2\n3,\r4\n5,6\n", "events/x.csv"),
+        (b'a,b\n1,2\n"3\r",4\n5,6\n', "events/x.csv"),
+        (b'{"a": "1"}\n{"a": "2"}\n{"a":\r"3"}\n{"a": "4"}\n', "events/x.jsonl"),
+        (b'{"a": "1"}\r\n{"a": "2"}\r\n{"a": "3\r"}\r\n{"a": "4"}\r\n', "events/x.jsonl"),
+    ],
+)
+def test_a_stray_cr_makes_only_its_own_line_malformed(body, key):
+    rows, malformed = read_with(body, key)
+    assert malformed == [3]
+    assert rows == ([2, 4] if key.endswith(".csv") else [1, 2, 4])
+
+
+def test_a_header_that_csv_cannot_parse_rejects_the_file():
+    # the first line end is an LF, so the CR in the header does not end a line
+    assert rejected_code(b"\na,b\rc\n1,2\n3,4\n") == FileError.INVALID_HEADER
+    assert rejected_code(b"a," + b"x" * 200_000 + b"\n1,2\n") == FileError.INVALID_HEADER
+
+
+def test_the_default_line_limit_is_16_mib():
+    assert ReadLimits().max_line_bytes == 16 << 20
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"a,b\n1,2\n" + b"x" * 5000 + b"\n3,4\n",  # a whole line inside one read
+        b"a,b\n1,2\n" + b"x" * 5000,  # the last line, without its newline
+        b"a," + b"b" * 5000 + b"\n1,2\n",  # the header
+    ],
+)
+def test_a_line_over_the_limit_rejects_the_file_with_its_line_number(body):
+    with pytest.raises(FileRejected) as err:
+        read_with(body, max_line_bytes=1000)
+    assert err.value.code == FileError.LINE_TOO_LONG
+    assert "line 3 " in err.value.message or "line 1 " in err.value.message
+
+
+def test_a_line_at_the_limit_is_read():
+    rows, malformed = read_with(b"a,b\n1," + b"y" * 998 + b"\n", max_line_bytes=1000)
+    assert rows == [2] and malformed == []
+
+
+def test_a_gzip_stream_without_newlines_is_rejected_before_it_is_held_in_memory():
+    """300 MiB of one line inflate from 300 KB; the reader stops at the limit, not at EOF."""
+    import tracemalloc
+
+    bomb = gzip.compress(b"a,b\n" + b"x" * (300 << 20), 6)
+    tracemalloc.start()
+    try:
+        code = rejected_code(bomb, "events/x.csv.gz", max_line_bytes=4 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == FileError.LINE_TOO_LONG
+    assert peak < 64 << 20
+
+
+def test_a_gzip_bomb_of_short_lines_is_rejected_as_a_compression_bomb():
+    bomb = gzip.compress(b"a,b\n" + b"\n" * (40 << 20), 9)
+    code = rejected_code(bomb, "events/x.csv.gz", inflation_floor=8 << 20)
+    assert code == FileError.COMPRESSION_BOMB
+
+
+def test_an_ordinary_gzip_file_is_not_taken_for_a_bomb():
+    body = b"a,b,c\n" + b"".join(f"{i},{i * 7919 % 10007},u{i}\n".encode() for i in range(200_000))
+    rows, _ = read_with(gzip.compress(body), "events/x.csv.gz", inflation_floor=1 << 20)
+    assert len(rows) == 200_000
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"a": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_000 + b"}",
+        b"[" * 100_000,
+        b"{" * 100_000,
+    ],
+)
+def test_json_nested_deeper_than_the_limit_is_malformed_before_any_parser_sees_it(line):
+    rows, malformed = read_with(b'{"a": "1"}\n' + line + b'\n{"a": "3"}\n', "events/x.jsonl")
+    assert rows == [1, 3] and malformed == [2]
+
+
+def test_json_with_many_brackets_but_shallow_nesting_is_read():
+    wide = b'{"a": "1", "x": [' + b",".join([b"[1]"] * 500) + b'], "b": "[[[[[[[[["}'
+    rows, malformed = read_with(wide + b"\n", "events/x.jsonl", max_json_depth=3)
+    assert rows == [1] and malformed == []
+
+
+def test_json_depth_ignores_brackets_inside_strings():
+    assert json_depth('{"a": "[[[{{{", "b": [1, [2]]}') == 3
+    assert json_depth('{"a": "\\"[[["}') == 1
+    assert json_depth("not json") == 0

@@ -32,7 +32,8 @@ _US = re.compile(r"(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2})(?::(\d{2}))?")
 _EPOCH = re.compile(r"\d{1,13}")
 _LOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _HIGH = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-_PRICE = re.compile(r"[0-9]{1,10}(\.[0-9]+)?")
+_PRICE = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?")
+
 _DIGITS = re.compile(r"[0-9]+")
 MALFORMED = object()
 
@@ -257,6 +258,8 @@ def clean_products(key: str, data: bytes) -> Outcome:
             reason = Reason.MISSING_PRICE
         elif not _PRICE.fullmatch(price):
             reason = Reason.INVALID_PRICE
+        elif _cents(price) > 999_999_999_999:
+            reason = Reason.AMOUNT_OUT_OF_RANGE
         elif (stock := _get(values, "stock_level")) is not None and not _DIGITS.fullmatch(stock):
             reason = Reason.INVALID_STOCK_LEVEL
         if reason:
@@ -295,3 +298,11 @@ def as_manifest_counts(outcome: Outcome, kind: str) -> dict:
         "rows_duplicate": counts["duplicate"],
         "rows_quarantined": {r: counts[r] for r in reasons},
     }
+
+
+def _cents(price: str) -> int:
+    """Cents of a price, rounded half-up, by integer arithmetic on its digits."""
+    whole, _, frac = price.partition(".")
+    frac = (frac + "000")[:3]
+    cents = int(whole) * 100 + int(frac[:2])
+    return cents + (1 if frac[2] >= "5" else 0)

@@ -122,3 +122,48 @@ def test_the_glue_job_replaces_only_its_own_date(spark, curated, tmp_path):
     run(spark, day_files(curated, days[-1]), str(tmp_path), days[-1])
     assert sorted(p.name for p in other.iterdir()) == before
     assert dt.date.fromisoformat(days[-1])
+
+
+@pytest.fixture(scope="module")
+def boundary_curated(tmp_path_factory) -> Path:
+    """Curated events carrying the largest unit price and revenues the contract's types hold."""
+    from tests.conftest import clean_text, history_of
+
+    history = history_of(
+        ("TOP", "Island", "land", 999_999_999_999, dt.date(2026, 11, 1)),
+        ("EDGE", "Ship", "boats", 9_999_999_999, dt.date(2026, 11, 1)),
+        ("CENT", "Pin", "boats", 1, dt.date(2026, 11, 1)),
+    )
+    header = "event_id,user_id,product_id,event_type,event_timestamp,quantity,session_id\n"
+    rows = [
+        "e1,U1,TOP,purchase,2026-11-01T10:00:00Z,100,",
+        "e2,U1,TOP,purchase,2026-11-01T11:00:00Z,100,",
+        "e3,U2,EDGE,purchase,2026-11-01T12:00:00Z,10000,",
+        "e4,U2,CENT,purchase,2026-11-01T13:00:00Z,1,",
+        "e5,U3,TOP,view,2026-11-01T13:00:00Z,10000,",
+        "e6,U3,TOP,purchase,2026-11-01T13:00:00Z,101,",  # would not fit: quarantined
+    ]
+    report, curated, _ = clean_text(header + "\n".join(rows) + "\n", history)
+    assert report.rows_quarantined == {"amount_out_of_range": 1}
+    root = tmp_path_factory.mktemp("boundary") / "curated"
+    (root / "event_date=2026-11-01").mkdir(parents=True)
+    pq.write_table(curated, root / "event_date=2026-11-01" / "part.parquet")
+    return root
+
+
+def test_the_largest_amounts_aggregate_exactly_on_every_engine(spark, boundary_curated, tmp_path):
+    """pandas, Spark and the Athena SQL on DuckDB agree to the cent at the types' edges."""
+    from decimal import Decimal
+
+    ours = pandas_path(boundary_curated)
+    revenue = {r["category"]: r["revenue"] for r in ours["daily_category_revenue"].to_pylist()}
+    assert revenue == {
+        "land": Decimal("1999999999998.00"),
+        "boats": Decimal("999999999900.01"),
+    }
+    for theirs in (
+        athena_sql_on_duckdb(boundary_curated),
+        spark_path(spark, boundary_curated, tmp_path),
+    ):
+        for name in c.AGGREGATES:
+            assert ours[name].equals(theirs[name]), name

@@ -366,3 +366,38 @@ def test_cfn_lint_finds_no_error(synthesized, env):
     matches = lint(path.read_text(), config=ManualArgs(regions=["eu-west-1", "us-east-1"]))
     errors = [m for m in matches if m.rule.id.startswith("E")]
     assert errors == [], [str(m) for m in errors]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_raw_bucket_rule_may_write_to_the_queues(synthesized, env):
+    template = synthesized.templates[env]
+    (rule_id,) = [
+        k
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Object Created"]
+    ]
+    for policy in resources(template, "AWS::SQS::QueuePolicy").values():
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if st["Effect"] == "Allow" and st["Principal"] == {"Service": "events.amazonaws.com"}:
+                assert st["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+                    "Fn::GetAtt": [rule_id, "Arn"]
+                }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_eventbridge_target_has_a_dlq(synthesized, env):
+    rules = resources(synthesized.templates[env], "AWS::Events::Rule").values()
+    (rule,) = [
+        r
+        for r in rules
+        if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Object Created"]
+    ]
+    (target,) = rule["Properties"]["Targets"]
+    assert "Arn" in target["DeadLetterConfig"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8
+
+
+def test_the_prod_ledger_is_protected_from_deletion(synthesized):
+    for env, protected in (("prod", True), ("dev", not config(synthesized, "dev").destroy_data)):
+        (ledger,) = resources(synthesized.templates[env], "AWS::DynamoDB::Table").values()
+        assert ledger["Properties"].get("DeletionProtectionEnabled", False) is protected
