@@ -68,6 +68,11 @@ def ingest_handler_scenario(ctx: Context) -> dict:
         f"handler {result['handler']['wall_s']:.2f} s {result['handler']['peak_rss_mb']:.0f} MiB"
         f" | overhead {result['handler_overhead']:+.0%} ({result['rows']:,} rows)"
     )
+    publish = result["handler"].get("publish_s") or {}
+    print(
+        "  publish (dirty marks + one Iceberg commit per table): "
+        + ", ".join(f"{kind} file {s:.2f} s" for kind, s in publish.items() if s is not None)
+    )
     return result
 
 

@@ -72,9 +72,15 @@ def refresh_day(day: str, tables: Lake) -> pa.Table:
     def parked() -> pa.Table:
         return tables.read(lake.PARKED_EVENTS, where)
 
-    tables.rewrite(lake.PARKED_EVENTS, where, lambda p: demoted(curated(), p, history))
+    # A first look decides which of the three commits can be needed; each one re-reads what
+    # it changes, and a change after this look marks the date dirty again anyway.
+    first_parked = parked()
+    if demoted(curated(), first_parked, history) is not None:
+        tables.rewrite(lake.PARKED_EVENTS, where, lambda p: demoted(curated(), p, history))
+        first_parked = None
     rows = tables.rewrite(lake.CURATED_EVENTS, where, lambda c: re_enriched(c, parked(), history))
-    tables.rewrite(lake.PARKED_EVENTS, where, lambda p: still_parked(p, rows))
+    if first_parked is None or first_parked.num_rows:
+        tables.rewrite(lake.PARKED_EVENTS, where, lambda p: still_parked(p, rows))
     return rows
 
 
@@ -85,9 +91,15 @@ def aggregate_day(day: str, tables: Lake) -> dict[str, int]:
 
 
 def publish_aggregates(day: str, tables: Lake, results: dict[str, pa.Table]) -> dict[str, int]:
+    """Replace a date's rows of each aggregate table (one commit each; none when the rows are
+    already those)."""
     counts = {}
     for name, rows in results.items():
-        tables.replace(lake.AGGREGATES[name], on_date(day), rows=rows)
+        spec = lake.AGGREGATES[name]
+        new = rows.cast(spec.schema)
+        tables.rewrite(
+            spec, on_date(day), lambda current, new=new: None if current.equals(new) else new
+        )
         counts[name] = rows.num_rows
     return counts
 

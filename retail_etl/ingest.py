@@ -204,6 +204,7 @@ class Ingestor:
         """Replace the key's rows in each table, intent first; False (nothing published)
         when a newer version of the key is already in the raw bucket. A per-key lock keeps
         two versions of one key from publishing at once."""
+        started = time.perf_counter()
         with self._key_lock(file):
             if self._superseded(file):
                 return False
@@ -213,6 +214,7 @@ class Ingestor:
             for spec in _EVENT_TABLES:
                 self.lake.replace(spec, from_source(file.key), parts[spec.name])
             self.ledger.mark_dirty(dates)
+            report.publish_s = time.perf_counter() - started
             self._supersede_earlier(file)
             return True
 
@@ -270,12 +272,14 @@ class Ingestor:
                 strict=True,
             )
             dates = others.dates_affected(changed, self.ledger.known_dates())
+            published = time.perf_counter()
             self.ledger.mark_dirty(dates)
             self.lake.replace(lake.QUARANTINE, from_source(file.key), rows=result.quarantine)
             self.lake.replace(lake.PRODUCT_HISTORY, from_source(file.key), rows=mine.to_table())
             # dates whose first events landed while this file was processed
             dates |= others.dates_affected(changed, self.ledger.known_dates())
             self.ledger.mark_dirty(dates)
+            report.publish_s = time.perf_counter() - published
             report.event_dates = dates
             self._supersede_earlier(file)
             return True

@@ -117,7 +117,7 @@ class DynamoLedger:
                 "UpdateExpression": (
                     "SET #st = :st, rows_in = :in, rows_curated = :cur, rows_duplicate = :dup, "
                     "rows_quarantined = :q, event_dates = :dates, finished_at = :now, "
-                    "duration_s = :dur, error_code = :ec, error_message = :em "
+                    "duration_s = :dur, publish_s = :pub, error_code = :ec, error_message = :em "
                     "REMOVE lease_until"
                 ),
                 "ConditionExpression": "#st = :ip AND #tok = :tok",
@@ -133,6 +133,7 @@ class DynamoLedger:
                     ":dates": {"L": [{"S": d.isoformat()} for d in sorted(report.event_dates)]},
                     ":now": {"N": str(int(time.time()))},
                     ":dur": {"N": f"{report.duration_s:.3f}"},
+                    ":pub": {"N": f"{report.publish_s:.3f}"},
                     ":ec": {"S": report.error_code or ""},
                     ":em": {"S": (report.error_message or "")[:2000]},
                 },

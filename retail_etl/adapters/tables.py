@@ -209,9 +209,12 @@ class Lake:
     ) -> None:
         """One commit: delete the rows matching `where`, add `parts` (written by `write_part`)
         and `rows`. Retried on a concurrent commit, rebuilt on the newest snapshot."""
+        adding = bool(parts) or (rows is not None and rows.num_rows > 0)
         for attempt in self._retrying():
             with attempt:
                 table = self.table(spec)
+                if not adding and not table.scan(row_filter=where).plan_files():
+                    return  # nothing to remove, nothing to add: no empty snapshot
                 with table.transaction() as tx:
                     _delete(tx, where)
                     if parts:

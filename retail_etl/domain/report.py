@@ -32,6 +32,8 @@ class FileReport:
     error_code: str | None = None
     error_message: str | None = None
     duration_s: float = 0.0
+    # the publish alone: dirty marks, one commit per table, dirty marks again
+    publish_s: float = 0.0
 
     @classmethod
     def rejected(cls, key: str, kind: str, error) -> FileReport:
@@ -67,4 +69,5 @@ class FileReport:
             "error_code": self.error_code,
             "error_message": self.error_message,
             "duration_s": round(self.duration_s, 3),
+            "publish_s": round(self.publish_s, 3),
         }

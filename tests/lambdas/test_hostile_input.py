@@ -9,7 +9,7 @@ import gzip
 import pytest
 
 from retail_etl.adapters.ledger import DONE, FAILED_PERMANENT, FileVersion
-from retail_etl.ingest import PRODUCT_HISTORY
+from retail_etl.domain import lake
 from tests.lambdas.conftest import eventbridge_message, invoke
 
 PRODUCTS = "product_id,product_name,category,price\nP1,Phone,electronics,100.00\n"
@@ -153,11 +153,8 @@ def test_a_revenue_that_would_wrap_is_quarantined_through_the_handler(account):
     invoke(eventbridge_message(account.settings.raw_bucket, key, version))
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, key, version))
     assert (item["status"], item["rows_quarantined"]) == (DONE, {"amount_out_of_range": 1})
-    curated = [
-        account.store.read_parquet(account.settings.curated_bucket, k)
-        for k in account.curated_keys("curated/events/")
-    ]
-    assert [str(r["revenue"]) for t in curated for r in t.to_pylist()] == ["150000000.00"]
+    curated = account.rows(lake.CURATED_EVENTS)
+    assert [str(r["revenue"]) for r in curated] == ["150000000.00"]
 
 
 def test_the_line_limit_comes_from_the_lambda_environment(account, monkeypatch):
@@ -177,7 +174,7 @@ def test_an_object_in_a_foreign_bucket_is_rejected_logged_counted_and_not_retrie
 ):
     """On main, a products file from another bucket set P1's price to 0.01."""
     account = with_products
-    history_before = account.store.read_parquet(account.settings.curated_bucket, PRODUCT_HISTORY)
+    history_before = account.lake.read(lake.PRODUCT_HISTORY)
     files_before = account.ledger.files()
     account.s3.create_bucket(
         Bucket="someone-elses-bucket",
@@ -202,7 +199,7 @@ def test_an_object_in_a_foreign_bucket_is_rejected_logged_counted_and_not_retrie
     ]
     assert '"ForeignBucketRejected":[1.0]' in capfd.readouterr().out
     assert account.ledger.files() == files_before
-    after = account.store.read_parquet(account.settings.curated_bucket, PRODUCT_HISTORY)
+    after = account.lake.read(lake.PRODUCT_HISTORY)
     assert after.equals(history_before)
     assert str(after["price"][0]) == "100.00"
 
