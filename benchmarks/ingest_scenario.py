@@ -76,8 +76,8 @@ def run_handler(input_dir: Path, products: str, events: str) -> dict:
             wall = time.perf_counter() - started
             if reply["batchItemFailures"]:
                 raise RuntimeError(f"{key} failed in the handler")
-            item = ledger.get(FileVersion(settings.raw_bucket, key, version)) or {}
-            publish[key.split("/", 1)[0]] = item.get("publish_s")
+            record = ledger.get(FileVersion(settings.raw_bucket, key, version))
+            publish[key.split("/", 1)[0]] = record.publish_s if record else None
     # the publish: dirty marks, one Iceberg commit per table, dirty marks again
     return {"wall_s": wall, "publish_s": publish}
 

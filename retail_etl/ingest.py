@@ -228,8 +228,8 @@ class Ingestor:
 
     def _supersede_earlier(self, file: FileVersion) -> None:
         for v in self.ledger.versions(file.bucket, file.key):
-            if v["version_id"] != file.version and v.get("status") == DONE:
-                self.ledger.mark_superseded(FileVersion(file.bucket, file.key, v["version_id"]))
+            if v.version != file.version and v.status == DONE:
+                self.ledger.mark_superseded(v.file)
 
     def _key_lock(self, file: FileVersion):
         return _Lock(self.ledger, f"key#{file.bucket}/{file.key}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -50,6 +50,47 @@ class FileVersion:
     @property
     def item_key(self) -> dict[str, dict[str, str]]:
         return {"pk": {"S": f"file#{self.bucket}/{self.key}"}, "sk": {"S": f"v#{self.version}"}}
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file version as the ledger knows it (what `get`, `versions` and `files` return)."""
+
+    bucket: str
+    key: str
+    version: str
+    status: str
+    attempts: int = 0
+    started_at: int = 0
+    rows_in: int = 0
+    rows_curated: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: dict[str, int] = field(default_factory=dict)
+    event_dates: list[str] = field(default_factory=list)
+    error_code: str = ""
+    error_message: str = ""
+    last_error: str = ""  # the transient error a released claim gave back
+    duration_s: float = 0.0
+    publish_s: float = 0.0
+    lease_token: str = ""  # the current claim's, while IN_PROGRESS
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> FileRecord:
+        known = {f.name for f in fields(cls)} - {"bucket", "key", "version"}
+        values = {k: v for k, v in item.items() if k in known and v is not None}
+        return cls(item["bucket_name"], item["object_key"], item["version_id"], **values)
+
+    @property
+    def file(self) -> FileVersion:
+        return FileVersion(self.bucket, self.key, self.version)
+
+    @property
+    def rows_quarantined_total(self) -> int:
+        return sum(self.rows_quarantined.values())
+
+    def reconciles(self) -> bool:
+        """rows_in = rows_curated + rows_quarantined + rows_duplicate (DONE files)."""
+        return self.rows_in == self.rows_curated + self.rows_quarantined_total + self.rows_duplicate
 
 
 @dataclass(frozen=True)
@@ -294,18 +335,18 @@ class DynamoLedger:
             return False
         return int(result["Attributes"]["dirty_seq"]["N"]) <= seq
 
-    def get(self, file: FileVersion) -> dict[str, Any] | None:
+    def get(self, file: FileVersion) -> FileRecord | None:
         item = self.db.get_item(TableName=self.table, Key=file.item_key, ConsistentRead=True)
-        return _plain(item["Item"]) if "Item" in item else None
+        return FileRecord.from_item(_plain(item["Item"])) if "Item" in item else None
 
-    def versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
+    def versions(self, bucket: str, key: str) -> list[FileRecord]:
         """Every processed version of one object, oldest claim first."""
-        items = self._partition(f"file#{bucket}/{key}")
-        return sorted(items, key=lambda i: i.get("started_at", 0))
+        items = [FileRecord.from_item(i) for i in self._partition(f"file#{bucket}/{key}")]
+        return sorted(items, key=lambda r: r.started_at)
 
-    def files(self) -> list[dict[str, Any]]:
-        """Every file item, for `status` and the local runtime."""
-        return [i for i in self.items() if i["pk"].startswith("file#")]
+    def files(self) -> list[FileRecord]:
+        """Every file version, for `status` and the local runtime."""
+        return [FileRecord.from_item(i) for i in self.items() if i["pk"].startswith("file#")]
 
     def items(self) -> list[dict[str, Any]]:
         """Every item (files, dates, locks) as plain values, sorted by key."""

@@ -82,7 +82,7 @@ def run_demo(
 
 
 def _attempts(pipeline: LocalPipeline) -> dict[str, int]:
-    return {f"{i['pk']}#{i['sk']}": i.get("attempts", 0) for i in pipeline.ledger.files()}
+    return {f"{r.key}#{r.version}": r.attempts for r in pipeline.ledger.files()}
 
 
 def _products_known_on(pipeline: LocalPipeline, day: dt.date, limit: int = 50) -> list[str]:

@@ -29,13 +29,13 @@ class RunReport:
     def quarantine(self) -> Counter:
         totals: Counter = Counter()
         for f in self.processed:
-            for reason, rows in f.record.get("rows_quarantined", {}).items():
+            for reason, rows in (f.record.rows_quarantined if f.record else {}).items():
                 totals[f"{f.kind}/{reason}"] += rows
         return totals
 
     @property
     def event_rows(self) -> int:
-        return sum(f.record.get("rows_in", 0) for f in self.processed if f.kind == "events")
+        return sum(f.record.rows_in for f in self.processed if f.kind == "events" and f.record)
 
     @property
     def ok(self) -> bool:

@@ -44,6 +44,7 @@ from retail_etl.adapters.ledger import (
     SUPERSEDED,
     Claim,
     DynamoLedger,
+    FileRecord,
     FileVersion,
 )
 from retail_etl.adapters.objects import ObjectStore
@@ -97,40 +98,37 @@ class FileOutcome:
     key: str
     kind: str
     status: str
-    record: dict[str, Any] = field(default_factory=dict)
+    record: FileRecord | None = None  # the ledger's, when it has one
 
     @property
     def landed(self) -> bool:
         """Curated now, or unchanged since it was (or replaced by a newer version)."""
         landed = (DONE, SUPERSEDED)
-        return self.status in landed or (
-            self.status == UNCHANGED and self.record.get("status") in landed
-        )
+        last = self.record.status if self.record else None
+        return self.status in landed or (self.status == UNCHANGED and last in landed)
 
     def reconciles(self) -> bool:
-        r = self.record
-        if r.get("status") != DONE:
+        if self.record is None or self.record.status != DONE:
             return True  # nothing was curated from it
-        quarantined = sum(r.get("rows_quarantined", {}).values())
-        return r["rows_in"] == r["rows_curated"] + quarantined + r["rows_duplicate"]
+        return self.record.reconciles()
 
     def to_dict(self) -> dict[str, Any]:
-        r = self.record
+        r = self.record or FileRecord("", self.key, "", "")
         return {
             "key": self.key,
             "kind": self.kind,
             "status": self.status,
-            "last_status": r.get("status"),
-            "rows_in": r.get("rows_in", 0),
-            "rows_curated": r.get("rows_curated", 0),
-            "rows_duplicate": r.get("rows_duplicate", 0),
-            "rows_quarantined": r.get("rows_quarantined", {}),
+            "last_status": r.status or None,
+            "rows_in": r.rows_in,
+            "rows_curated": r.rows_curated,
+            "rows_duplicate": r.rows_duplicate,
+            "rows_quarantined": r.rows_quarantined,
             "reconciles": self.reconciles(),
-            "event_dates": r.get("event_dates", []),
-            "error_code": r.get("error_code") or None,
-            "error_message": r.get("error_message") or r.get("last_error") or None,
-            "attempts": r.get("attempts", 0),
-            "duration_s": r.get("duration_s", 0.0),
+            "event_dates": r.event_dates,
+            "error_code": r.error_code or None,
+            "error_message": r.error_message or r.last_error or None,
+            "attempts": r.attempts,
+            "duration_s": r.duration_s,
         }
 
 
@@ -228,7 +226,7 @@ class LocalPipeline:
                 if version is None:  # reported with the outcome of its last processing
                     earlier = self.ledger.versions(self.settings.raw_bucket, f.key)
                     outcomes[f.key] = FileOutcome(
-                        f.key, f.kind, UNCHANGED, earlier[-1] if earlier else {}
+                        f.key, f.kind, UNCHANGED, earlier[-1] if earlier else None
                     )
                 else:
                     versions[f.key] = version
@@ -279,10 +277,10 @@ class LocalPipeline:
 
     def redeliver(self) -> int:
         """Send every processed file's event again (S3 and SQS deliver at least once)."""
-        files = [i for i in self.ledger.files() if i["status"] in FINISHED]
+        files = [r for r in self.ledger.files() if r.status in FINISHED]
         self._handled, self._expected = 0, 0
-        for item in files:
-            self._announce(item["object_key"], item["version_id"])
+        for record in files:
+            self._announce(record.key, record.version)
         self.drain()
         return len(files)
 
@@ -336,9 +334,9 @@ class LocalPipeline:
         for m in messages:
             for ref in object_refs(json.loads(m["Body"])):
                 file = FileVersion(ref.bucket, ref.key, ref.version or "")
-                item = self.ledger.get(file) or {}
-                if item.get("status") == IN_PROGRESS:  # died while holding the claim
-                    claim = Claim(True, IN_PROGRESS, item["lease_token"])
+                record = self.ledger.get(file)
+                if record and record.status == IN_PROGRESS:  # died while holding the claim
+                    claim = Claim(True, IN_PROGRESS, record.lease_token)
                 else:  # died before claiming it
                     claim = self.ledger.claim(file)
                 if claim.owned:
@@ -363,11 +361,11 @@ class LocalPipeline:
         return all(int(v) == 0 for v in attrs.values())
 
     def outcome(self, key: str, kind: str, version: str) -> FileOutcome:
-        item = self.ledger.get(FileVersion(self.settings.raw_bucket, key, version)) or {}
-        status = item.get("status")
+        record = self.ledger.get(FileVersion(self.settings.raw_bucket, key, version))
+        status = record.status if record else None
         if status not in FINISHED:
             status = DEAD_LETTERED  # every try failed: the message is in the DLQ
-        return FileOutcome(key, kind, status, item)
+        return FileOutcome(key, kind, status, record)
 
     def dead_letters(self) -> int:
         attrs = self.sqs.get_queue_attributes(

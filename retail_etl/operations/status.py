@@ -25,26 +25,26 @@ def pipeline_status(ledger: DynamoLedger, dead_letters: int) -> PipelineStatus:
     files = ledger.files()
     rows: Counter = Counter()
     problems = []
-    for item in files:
-        if item.get("status") == SUPERSEDED:
+    for record in files:
+        if record.status == SUPERSEDED:
             continue  # its rows were replaced by a newer version's
-        rows["in"] += item.get("rows_in", 0)
-        rows["curated"] += item.get("rows_curated", 0)
-        rows["duplicate"] += item.get("rows_duplicate", 0)
-        rows["quarantined"] += sum(item.get("rows_quarantined", {}).values())
-        if item.get("status") != DONE:
+        rows["in"] += record.rows_in
+        rows["curated"] += record.rows_curated
+        rows["duplicate"] += record.rows_duplicate
+        rows["quarantined"] += record.rows_quarantined_total
+        if record.status != DONE:
             problems.append(
                 {
-                    "key": item.get("object_key"),
-                    "version": item.get("version_id"),
-                    "status": item.get("status"),
-                    "error_code": item.get("error_code") or None,
-                    "error": item.get("error_message") or item.get("last_error") or None,
-                    "attempts": item.get("attempts", 0),
+                    "key": record.key,
+                    "version": record.version,
+                    "status": record.status,
+                    "error_code": record.error_code or None,
+                    "error": record.error_message or record.last_error or None,
+                    "attempts": record.attempts,
                 }
             )
     return PipelineStatus(
-        dict(sorted(Counter(i.get("status", "?") for i in files).items())),
+        dict(sorted(Counter(r.status for r in files).items())),
         dict(rows),
         problems,
         [d.isoformat() for d in sorted(ledger.dirty_dates())],

@@ -48,8 +48,8 @@ def test_a_file_version_is_claimed_once_and_done_files_are_not_claimed_again(led
     again = ledger.claim(FILE)
     assert (again.owned, again.status) == (False, DONE)
     item = ledger.get(FILE)
-    assert (item["status"], item["rows_in"], item["attempts"]) == (DONE, 3, 1)
-    assert item["event_dates"] == ["2026-11-01"]
+    assert (item.status, item.rows_in, item.attempts) == (DONE, 3, 1)
+    assert item.event_dates == ["2026-11-01"]
 
 
 def test_another_version_of_the_same_key_is_a_new_file(ledger):
@@ -80,7 +80,7 @@ def test_an_expired_lease_can_be_taken_over_and_the_stale_owner_cannot_finish(le
     with pytest.raises(Exception, match=r"ConditionalCheckFailed|TransactionCanceled"):
         ledger.complete(FILE, stale, report(D1))
     ledger.complete(FILE, fresh, report(D1))
-    assert ledger.get(FILE)["attempts"] == 2
+    assert ledger.get(FILE).attempts == 2
 
 
 def test_a_released_claim_is_claimable_at_once_and_a_permanent_failure_is_final(ledger):
@@ -92,7 +92,7 @@ def test_a_released_claim_is_claimable_at_once_and_a_permanent_failure_is_final(
     failed.error_code, failed.error_message = "corrupt_compression", "truncated"
     ledger.fail_permanently(FILE, retry, failed)
     assert ledger.claim(FILE).status == FAILED_PERMANENT
-    assert ledger.get(FILE)["error_code"] == "corrupt_compression"
+    assert ledger.get(FILE).error_code == "corrupt_compression"
 
 
 def test_dirty_dates_stay_dirty_when_they_change_during_a_load(ledger):
@@ -112,7 +112,7 @@ def test_dirty_dates_stay_dirty_when_they_change_during_a_load(ledger):
 def test_files_lists_every_file_item(ledger):
     claim = ledger.claim(FILE)
     ledger.complete(FILE, claim, report(D1))
-    assert [f["status"] for f in ledger.files()] == [DONE]
+    assert [f.status for f in ledger.files()] == [DONE]
     assert ledger.claim(FileVersion("raw", "b.csv", "e1")).status == IN_PROGRESS
 
 
@@ -143,7 +143,7 @@ def test_an_exported_ledger_imports_into_an_empty_table_unchanged(ledger):
     assert ledger.items() == []
     ledger.put_items(exported)
     assert ledger.items() == exported
-    assert ledger.get(FILE)["status"] == DONE
+    assert ledger.get(FILE).status == DONE
     assert ledger.dirty_dates() == {D1: 1, D2: 1}
 
 
@@ -152,4 +152,4 @@ def test_versions_lists_every_version_of_a_key_oldest_claim_first(ledger):
     ledger.claim(FILE, now=1000.0)
     ledger.claim(newer, now=2000.0)
     ledger.claim(FileVersion(FILE.bucket, "events/dt=2026-11-01/b.csv", "v1"), now=1500.0)
-    assert [v["version_id"] for v in ledger.versions(FILE.bucket, FILE.key)] == ["v1", "v2"]
+    assert [v.version for v in ledger.versions(FILE.bucket, FILE.key)] == ["v1", "v2"]

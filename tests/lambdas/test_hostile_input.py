@@ -129,17 +129,17 @@ def test_hostile_bytes_end_in_a_ledger_decision_not_a_retry(
     reply = invoke(eventbridge_message(account.settings.raw_bucket, key, version))
     assert reply == {"batchItemFailures": []}
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, key, version))
-    assert item["status"] == status
+    assert item.status == status
     if status == FAILED_PERMANENT:
-        assert item["error_code"] == expected
-        assert key in item["error_message"]
+        assert item.error_code == expected
+        assert key in item.error_message
     else:
-        quarantined = {k: v for k, v in item["rows_quarantined"].items() if k != "unknown_product"}
+        quarantined = {k: v for k, v in item.rows_quarantined.items() if k != "unknown_product"}
         if name == "revenue-over-decimal-14-2":
             expected = {"amount_out_of_range": 0}  # 100.00 x 10,000 fits
         assert quarantined == {k: v for k, v in expected.items() if v}
-        assert item["rows_in"] == (
-            item["rows_curated"] + sum(item["rows_quarantined"].values()) + item["rows_duplicate"]
+        assert item.rows_in == (
+            item.rows_curated + sum(item.rows_quarantined.values()) + item.rows_duplicate
         )
 
 
@@ -152,7 +152,7 @@ def test_a_revenue_that_would_wrap_is_quarantined_through_the_handler(account):
     version = account.drop(key, body)
     invoke(eventbridge_message(account.settings.raw_bucket, key, version))
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, key, version))
-    assert (item["status"], item["rows_quarantined"]) == (DONE, {"amount_out_of_range": 1})
+    assert (item.status, item.rows_quarantined) == (DONE, {"amount_out_of_range": 1})
     curated = account.rows(lake.CURATED_EVENTS)
     assert [str(r["revenue"]) for r in curated] == ["150000000.00"]
 
@@ -165,8 +165,8 @@ def test_the_line_limit_comes_from_the_lambda_environment(account, monkeypatch):
         "batchItemFailures": []
     }
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, key, version))
-    assert (item["status"], item["error_code"]) == (FAILED_PERMANENT, "line_too_long")
-    assert "line 5 " in item["error_message"]
+    assert (item.status, item.error_code) == (FAILED_PERMANENT, "line_too_long")
+    assert "line 5 " in item.error_message
 
 
 def test_an_object_in_a_foreign_bucket_is_rejected_logged_counted_and_not_retried(

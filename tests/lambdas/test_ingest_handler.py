@@ -45,10 +45,10 @@ def test_an_events_file_becomes_curated_parquet_with_its_ledger_entry(account):
     reply, file = drop_and_ingest(account, EVENTS_KEY, EVENTS)
     assert reply == {"batchItemFailures": []}
     item = account.ledger.get(file)
-    assert item["status"] == DONE
-    assert (item["rows_in"], item["rows_curated"], item["rows_duplicate"]) == (6, 3, 1)
-    assert item["rows_quarantined"] == {"missing_user_id": 1, "unknown_product": 1}
-    assert sorted(item["event_dates"]) == ["2026-10-30", "2026-11-01"]
+    assert item.status == DONE
+    assert (item.rows_in, item.rows_curated, item.rows_duplicate) == (6, 3, 1)
+    assert item.rows_quarantined == {"missing_user_id": 1, "unknown_product": 1}
+    assert sorted(item.event_dates) == ["2026-10-30", "2026-11-01"]
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
     assert [r["event_id"] for r in account.rows(lake.CURATED_EVENTS, on_date("2026-10-30"))] == [
         "e3"
@@ -120,7 +120,7 @@ def test_two_concurrent_deliveries_process_the_file_once(account):
         ["processed", "skipped"],
     )
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, version))
-    assert item["status"] == DONE and item["attempts"] == 1
+    assert item.status == DONE and item.attempts == 1
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
 
 
@@ -146,7 +146,7 @@ def test_a_crash_between_two_table_commits_then_a_retry_ends_like_a_clean_run(ac
     assert invoke(message) == {"batchItemFailures": []}
     file = FileVersion(account.settings.raw_bucket, EVENTS_KEY, version)
     item = account.ledger.get(file)
-    assert (item["status"], item["attempts"]) == (DONE, 2)
+    assert (item.status, item.attempts) == (DONE, 2)
     assert [r["event_id"] for r in curated_rows(account)] == ["e1", "e2", "e3"]
     assert [r["event_id"] for r in account.rows(lake.PARKED_EVENTS)] == ["e4"]
     assert len(account.rows(lake.QUARANTINE)) == 1
@@ -165,7 +165,7 @@ def test_events_before_their_products_are_parked_then_enriched(account):
     )
     assert reply == {"batchItemFailures": []}
     # P9 had no version: every known date may use it (the first version serves earlier dates)
-    assert account.ledger.get(file)["event_dates"] == ["2026-10-30", "2026-11-01"]
+    assert account.ledger.get(file).event_dates == ["2026-10-30", "2026-11-01"]
     assert sorted(account.ledger.dirty_dates()) == [dt.date(2026, 10, 30), dt.date(2026, 11, 1)]
     refresh_day("2026-11-01", account.lake)
     e4 = next(r for r in curated_rows(account) if r["event_id"] == "e4")
@@ -211,15 +211,15 @@ def test_bad_files_fail_permanently_with_a_specific_error_and_are_not_retried(
     reply, file = drop_and_ingest(account, key, body)
     assert reply == {"batchItemFailures": []}  # recorded, not retried
     item = account.ledger.get(file)
-    assert (item["status"], item["error_code"]) == (FAILED_PERMANENT, code)
-    assert key.rsplit("/", 1)[-1] in item["error_message"] or code == "unknown_prefix"
+    assert (item.status, item.error_code) == (FAILED_PERMANENT, code)
+    assert key.rsplit("/", 1)[-1] in item.error_message or code == "unknown_prefix"
     assert not any(account.rows(spec) for spec in lake.TABLES.values())
 
 
 def test_a_header_only_file_is_done_with_zero_rows(account):
     _reply, file = drop_and_ingest(account, EVENTS_KEY, EVENTS.splitlines()[0] + "\n")
     item = account.ledger.get(file)
-    assert (item["status"], item["rows_in"]) == (DONE, 0)
+    assert (item.status, item.rows_in) == (DONE, 0)
 
 
 def test_one_huge_line_is_one_malformed_row(account):
@@ -227,9 +227,9 @@ def test_one_huge_line_is_one_malformed_row(account):
     drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
     _reply, file = drop_and_ingest(account, EVENTS_KEY, EVENTS + huge + "\n")
     item = account.ledger.get(file)
-    assert item["status"] == DONE
-    assert item["rows_quarantined"]["malformed_row"] == 1
-    assert item["rows_in"] == 7
+    assert item.status == DONE
+    assert item.rows_quarantined["malformed_row"] == 1
+    assert item.rows_in == 7
 
 
 def test_a_transient_error_gives_the_claim_back_and_fails_only_that_message(account, monkeypatch):
@@ -254,7 +254,7 @@ def test_a_transient_error_gives_the_claim_back_and_fails_only_that_message(acco
     reply = invoke(first, second)
     assert reply == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
     assert (
-        account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, v1))["status"]
+        account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, v1)).status
         == "RELEASED"
     )
     monkeypatch.setattr(ObjectStore, "open", real_open)
@@ -268,17 +268,15 @@ def test_generated_files_reconcile_in_the_ledger_exactly_as_the_manifest_says(ac
         assert reply == {"batchItemFailures": []}
         item = account.ledger.get(file)
         expected = manifest["files"][key]
-        assert item["status"] == DONE
-        assert (item["rows_in"], item["rows_curated"], item["rows_duplicate"]) == (
+        assert item.status == DONE
+        assert (item.rows_in, item.rows_curated, item.rows_duplicate) == (
             expected["rows_in"],
             expected["rows_curated"],
             expected["rows_duplicate"],
         )
-        assert item["rows_quarantined"] == {
-            k: v for k, v in expected["rows_quarantined"].items() if v
-        }
-        assert item["rows_in"] == (
-            item["rows_curated"] + item["rows_duplicate"] + sum(item["rows_quarantined"].values())
+        assert item.rows_quarantined == {k: v for k, v in expected["rows_quarantined"].items() if v}
+        assert item.rows_in == (
+            item.rows_curated + item.rows_duplicate + sum(item.rows_quarantined.values())
         )
     assert len(curated_rows(account)) == manifest["totals"]["events"]["rows_curated"]
 
@@ -329,8 +327,8 @@ def test_a_poison_message_lands_in_the_dlq_intact_after_the_allowed_tries(accoun
     dead = sqs.receive_message(QueueUrl=dlq).get("Messages", [])
     assert [m["Body"] for m in dead] == [body]
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, version))
-    assert (item["status"], item["attempts"]) == ("RELEASED", 3)
-    assert "ThrottlingException" in item["last_error"]
+    assert (item.status, item.attempts) == ("RELEASED", 3)
+    assert "ThrottlingException" in item.last_error
 
 
 def test_a_file_larger_than_a_block_streams_through_in_bounded_chunks(account, monkeypatch):
@@ -340,7 +338,7 @@ def test_a_file_larger_than_a_block_streams_through_in_bounded_chunks(account, m
     body = gzip.compress((EVENTS + "\n".join(rows) + "\n").encode())
     _reply, file = drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", body)
     item = account.ledger.get(file)
-    assert (item["status"], item["rows_in"], item["rows_curated"]) == (DONE, 40_006, 40_003)
+    assert (item.status, item.rows_in, item.rows_curated) == (DONE, 40_006, 40_003)
     parts = account.lake.data_files(lake.CURATED_EVENTS, on_date("2026-11-01"))
     assert len(parts) > 10  # one data file per chunk: the file never sat in memory whole
     assert len(curated_rows(account)) == 40_003

@@ -32,8 +32,8 @@ def test_a_corrected_version_replaces_the_earlier_versions_rows_and_dirties_both
     assert reply == {"batchItemFailures": []}
     assert [(r["event_id"], r["quantity"]) for r in curated_rows(account)] == [("e2", 3), ("e9", 1)]
     assert not account.rows(lake.PARKED_EVENTS)  # the first version's parked P9 view is gone
-    assert account.ledger.get(first)["status"] == SUPERSEDED
-    assert account.ledger.get(second)["status"] == DONE
+    assert account.ledger.get(first).status == SUPERSEDED
+    assert account.ledger.get(second).status == DONE
     # the first version's dates lose rows, the second's gain them: all must be re-aggregated
     assert set(account.ledger.dirty_dates()) == {
         dt.date(2026, 10, 30),
@@ -49,8 +49,8 @@ def test_an_older_version_delivered_after_a_newer_one_publishes_nothing(account)
     reply = invoke(eventbridge_message(account.settings.raw_bucket, EVENTS_KEY, old))
     assert reply == {"batchItemFailures": []}
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, old))
-    assert item["status"] == SUPERSEDED and item["rows_in"] == 6  # counted, not published
-    assert account.ledger.get(newer)["status"] == DONE
+    assert item.status == SUPERSEDED and item.rows_in == 6  # counted, not published
+    assert account.ledger.get(newer).status == DONE
     assert [r["event_id"] for r in curated_rows(account)] == ["e2", "e9"]
 
 
@@ -64,7 +64,7 @@ def test_an_older_products_version_never_overwrites_the_newer_history(account):
     prices = {r["product_id"]: str(r["price"]) for r in account.rows(lake.PRODUCT_HISTORY)}
     assert prices["P1"] == "80.00"
     item = account.ledger.get(FileVersion(account.settings.raw_bucket, key, old))
-    assert item["status"] == SUPERSEDED
+    assert item.status == SUPERSEDED
 
 
 def test_rows_released_from_the_earlier_versions_parked_events_are_replaced_too(account):
@@ -86,7 +86,7 @@ def test_a_corrected_products_file_reprices_and_removes_on_the_next_refresh(acco
         account.ledger.mark_loaded(day, seq)
     # P1 repriced, P2 removed: both dates with their events become dirty
     _, corrected = drop_and_ingest(account, key, "product_id,category,price\nP1,phones,90\n")
-    assert account.ledger.get(corrected)["event_dates"] == ["2026-10-30", "2026-11-01"]
+    assert account.ledger.get(corrected).event_dates == ["2026-10-30", "2026-11-01"]
     assert set(account.ledger.dirty_dates()) == {dt.date(2026, 10, 30), dt.date(2026, 11, 1)}
     for day in ("2026-10-30", "2026-11-01"):
         refresh_day(day, account.lake)

@@ -95,7 +95,7 @@ def test_a_second_pass_processes_nothing_new(demo):
 def test_a_late_file_re_aggregates_exactly_the_dates_of_its_events(demo):
     processed = [f for f in demo.late.files if f.status != UNCHANGED]
     assert [f.key for f in processed] == [demo.late_key]
-    assert processed[0].record["event_dates"] == demo.late_dates
+    assert processed[0].record.event_dates == demo.late_dates
     assert demo.late.daily.aggregated == demo.late_dates
     assert demo.late.daily.still_dirty == []
 
