@@ -146,8 +146,8 @@ class DynamoLedger:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            item = self.get(file) or {}
-            return Claim(False, item.get("status", IN_PROGRESS))
+            record = self.get(file)
+            return Claim(False, record.status if record else IN_PROGRESS)
         return Claim(True, IN_PROGRESS, token)
 
     def _finish_update(self, file: FileVersion, claim: Claim, status: str, report: FileReport):

@@ -214,4 +214,4 @@ def test_the_projects_own_buckets_may_feed_ingest_for_replays(account):
     key = "products/dt=2026-11-01/p.csv"
     account.s3.put_object(Bucket=settings.curated_bucket, Key=key, Body=PRODUCTS.encode())
     assert invoke(eventbridge_message(settings.curated_bucket, key)) == {"batchItemFailures": []}
-    assert [i["status"] for i in account.ledger.files()] == [DONE]
+    assert [r.status for r in account.ledger.files()] == [DONE]

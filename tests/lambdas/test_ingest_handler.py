@@ -87,12 +87,8 @@ def test_the_same_message_twice_is_processed_once(account):
     before = account.lake.pointers()
     invoke(message)
     assert account.lake.pointers() == before  # not one commit more
-    assert (
-        account.ledger.get(FileVersion(account.settings.raw_bucket, EVENTS_KEY, version))[
-            "attempts"
-        ]
-        == 1
-    )
+    file = FileVersion(account.settings.raw_bucket, EVENTS_KEY, version)
+    assert account.ledger.get(file).attempts == 1
 
 
 def test_two_concurrent_deliveries_process_the_file_once(account):
