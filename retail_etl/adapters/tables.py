@@ -43,6 +43,14 @@ TABLE_PROPERTIES = {
 }
 
 
+def _properties(spec: LakeTable) -> dict[str, str]:
+    """Exact statistics for `source_file`: every publish deletes and looks up by it, and with
+    the default 16-character truncation every key (`events/dt=2026-1…`) looks alike, so each
+    of them would read every data file of the table."""
+    exact = {"write.metadata.metrics.column.source_file": "full"}
+    return TABLE_PROPERTIES | (exact if "source_file" in spec.schema.names else {})
+
+
 @dataclass(frozen=True)
 class DataFile:
     """One current Parquet data file of a table."""
@@ -110,7 +118,7 @@ class Lake:
                 self.ident(spec),
                 schema=spec.schema,
                 location=spec.location(self.roots[spec.zone]),
-                properties=TABLE_PROPERTIES,
+                properties=_properties(spec),
             )
             if spec.partition:
                 with tx.update_spec() as update:

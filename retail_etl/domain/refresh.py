@@ -38,11 +38,21 @@ def identity(table: pa.Table) -> pa.Array:
 
 
 def _in(table: pa.Table, other: pa.Table) -> np.ndarray:
-    """Which rows of `table` have a copy in `other`."""
+    """Which rows of `table` have a copy in `other`. Identities are built only for the rows
+    whose event_id the other side has: parked is small next to a date's curated rows."""
+    out = np.zeros(table.num_rows, dtype=bool)
     if not table.num_rows or not other.num_rows:
-        return np.zeros(table.num_rows, dtype=bool)
-    found = pc.is_in(identity(table), value_set=identity(other))
-    return found.to_numpy(zero_copy_only=False)
+        return out
+    ids = table["event_id"].combine_chunks()
+    shared = pc.is_in(ids, value_set=pc.unique(other["event_id"].combine_chunks()))
+    rows = np.flatnonzero(shared.to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return out
+    mine = table.take(pa.array(rows))
+    theirs = other.filter(pc.is_in(other["event_id"], value_set=pc.unique(mine["event_id"])))
+    found = pc.is_in(identity(mine), value_set=identity(theirs))
+    out[rows] = found.to_numpy(zero_copy_only=False)
+    return out
 
 
 def _as_parked(curated: pa.Table) -> pa.Table:
@@ -76,7 +86,8 @@ def re_enriched(curated: pa.Table, parked: pa.Table, history: ProductHistory) ->
     known = rows >= 0
     n = curated.num_rows
     # an unknown curated row stays as it is unless parked holds it (step 1 ran first)
-    kept = curated.filter(pa.array(~known[:n] & ~_in(curated, parked)))
+    unknown = curated.filter(pa.array(~known[:n]))
+    kept = unknown.filter(pa.array(~_in(unknown, parked)))
     fresh = enriched(events.filter(pa.array(known)), history, rows[known])
     if not extra.num_rows and known[:n].all():
         same = fresh.select(list(c.ENRICHMENT)).equals(curated.select(list(c.ENRICHMENT)))

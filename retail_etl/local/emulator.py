@@ -1,4 +1,4 @@
-"""An in-process moto server whose DynamoDB and Glue requests run one at a time.
+"""An in-process moto server whose DynamoDB requests and Glue table updates run one at a time.
 
 moto's threaded server runs requests concurrently without locking its backends, so two
 conditional DynamoDB writes racing each other can both succeed. DynamoDB applies each item
@@ -51,27 +51,25 @@ class _SerialDynamoDB:
 
 
 class _GlueVersionCheck:
-    """WSGI middleware: Glue requests run under one lock, and an UpdateTable whose VersionId
-    is not the table's current one is refused as Glue refuses it."""
+    """WSGI middleware: UpdateTable requests run one at a time, and one whose VersionId is
+    not the table's current one is refused as Glue refuses it."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith("AWSGlue."):
-            return self.app(environ, start_response)
-        with self.lock:
-            if target == "AWSGlue.UpdateTable":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                body = environ["wsgi.input"].read(length)
-                environ["wsgi.input"] = io.BytesIO(body)
-                stale = self._stale(json.loads(body or b"{}"))
-                if stale:
-                    start_response("400 Bad Request", [("Content-Type", "application/json")])
-                    error = {"__type": "ConcurrentModificationException", "message": stale}
-                    return [json.dumps(error).encode()]
+        if environ.get("HTTP_X_AMZ_TARGET", "") != "AWSGlue.UpdateTable":
+            return self.app(environ, start_response)  # reads stay concurrent
+        with self.lock:  # the check and the update, atomic against other updates
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            stale = self._stale(json.loads(body or b"{}"))
+            if stale:
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                error = {"__type": "ConcurrentModificationException", "message": stale}
+                return [json.dumps(error).encode()]
             return list(self.app(environ, start_response))
 
     @staticmethod
