@@ -89,7 +89,7 @@ def re_enriched(curated: pa.Table, parked: pa.Table, history: ProductHistory) ->
     unknown = curated.filter(pa.array(~known[:n]))
     kept = unknown.filter(pa.array(~_in(unknown, parked)))
     fresh = enriched(events.filter(pa.array(known)), history, rows[known])
-    if not extra.num_rows and known[:n].all():
+    if not known[n:].any() and known[:n].all():  # nothing released, nothing demoted
         same = fresh.select(list(c.ENRICHMENT)).equals(curated.select(list(c.ENRICHMENT)))
         if same:
             return None

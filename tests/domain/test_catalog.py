@@ -53,3 +53,47 @@ def test_history_round_trips_through_its_arrow_table():
     assert again.to_table().equals(table)
     assert table["product_id"].to_pylist() == ["P1", "P2"]
     assert table["effective_date"].to_pylist() == [dt.date(2026, 11, 2), dt.date(2026, 11, 1)]
+
+
+D = [dt.date(2026, 11, d) for d in range(1, 8)]
+
+
+def test_a_version_changes_the_dates_up_to_the_products_next_version():
+    others = history_of(
+        ("P1", "a", "c", 100, D[0]),
+        ("P1", "b", "c", 200, D[4]),
+    )
+    # a new version on D[2] governs D[2]..D[3]; D[4] on belongs to the later version
+    assert others.dates_affected([("P1", D[2])], D) == set(D[2:4])
+
+
+def test_the_oldest_version_also_governs_every_earlier_date():
+    others = history_of(("P1", "a", "c", 100, D[3]))
+    assert others.dates_affected([("P1", D[1])], D) == set(D[:3])
+    # a product with no other version: every known date may use it
+    assert others.dates_affected([("P9", D[5])], D) == set(D)
+
+
+def test_only_known_dates_are_affected_and_unknown_products_are_independent():
+    others = history_of(("P1", "a", "c", 100, D[0]), ("P2", "b", "c", 5, D[0]))
+    known = [D[1], D[5]]
+    assert others.dates_affected([("P1", D[4])], known) == {D[5]}
+    assert others.dates_affected([("P1", D[4]), ("P2", D[1])], known) == {D[1], D[5]}
+    assert others.dates_affected([], known) == set()
+    assert others.dates_affected([("P1", D[4])], []) == set()
+
+
+def test_two_files_with_one_effective_date_apply_in_key_order_whatever_was_read_first():
+    rows = [
+        history_of(("P1", "z", "c", 300, D[0])).to_table(),
+        history_of(("P1", "a", "c", 100, D[0])).to_table(),
+    ]
+    rows[0] = rows[0].set_column(
+        rows[0].schema.get_field_index("source_file"), "source_file", pa.array(["products/b.csv"])
+    )
+    rows[1] = rows[1].set_column(
+        rows[1].schema.get_field_index("source_file"), "source_file", pa.array(["products/a.csv"])
+    )
+    for order in (rows, rows[::-1]):
+        history = ProductHistory(pa.concat_tables(order))
+        assert prices(history, "P1", [D[0]]) == [300]  # products/b.csv sorts last
