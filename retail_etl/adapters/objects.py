@@ -2,18 +2,13 @@
 
 Dropped files are streamed with boto3 rather than read through awswrangler's readers: those
 parse into DataFrames, while the core needs the raw bytes to keep each record's line number
-and original text for quarantine.
+and original text for quarantine. Table data goes through the Iceberg adapter (`tables.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any, BinaryIO
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-from botocore.exceptions import ClientError
 
 
 class ObjectStore:
@@ -44,29 +39,6 @@ class ObjectStore:
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-    def put_parquet(self, bucket: str, key: str, table: pa.Table) -> None:
-        sink = io.BytesIO()
-        pq.write_table(table, sink)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=sink.getvalue())
-
-    def read_parquet(self, bucket: str, key: str) -> pa.Table | None:
-        try:
-            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
-        return pq.read_table(io.BytesIO(body))
-
-    def copy(self, bucket: str, source: str, target: str) -> None:
-        self.s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
-
-    def delete(self, bucket: str, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[start : start + 1000]]
-            if batch:
-                self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
     def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
         """Every object under the prefix with its size in bytes."""

@@ -15,6 +15,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,6 +76,7 @@ class Lake:
         self.catalog = catalog
         self.namespace = namespace
         self.roots = dict(roots)
+        self._writers: dict[str, tuple[str, Any]] = {}
 
     @classmethod
     def glue(cls, settings, profile: str | None = None, region: str | None = None) -> Lake:
@@ -162,17 +164,25 @@ class Lake:
         `replace` commits it. The name is made unique, so a retry never overwrites a file an
         earlier snapshot references; files of attempts that never committed are orphans,
         invisible to readers until removed (runbook)."""
-        table = self.table(spec)
-        folder = f"{table.location()}/data"
+        location, file_io = self._writer(spec)
+        folder = f"{location}/data"
         if spec.partition:  # one value per part: the folder Iceberg itself would use
             value = rows[spec.partition][0].as_py()
             folder += f"/{spec.partition}={value.isoformat()}"
         path = f"{folder}/{name}-{uuid.uuid4().hex[:12]}.parquet"
         sink = io.BytesIO()
         pq.write_table(rows.cast(spec.schema), sink)
-        with table.io.new_output(path).create(overwrite=True) as out:
+        with file_io.new_output(path).create(overwrite=True) as out:
             out.write(sink.getvalue())
         return path
+
+    def _writer(self, spec: LakeTable) -> tuple[str, Any]:
+        """A table's location and file IO, loaded once: a table never moves, and a file is
+        written in many parts (one catalog round trip per part otherwise)."""
+        if spec.name not in self._writers:
+            table = self.table(spec)
+            self._writers[spec.name] = (table.location(), table.io)
+        return self._writers[spec.name]
 
     def _retrying(self) -> Retrying:
         return Retrying(

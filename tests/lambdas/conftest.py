@@ -33,9 +33,6 @@ class Account:
         out = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
         return out["VersionId"]
 
-    def curated_keys(self, prefix: str = "") -> list[str]:
-        return sorted(self.store.list(self.settings.curated_bucket, prefix))
-
     def rows(self, spec, where=None) -> list[dict]:
         """A lake table's current rows, by source file, line and event id."""
         rows = self.lake.read(spec, where).to_pylist()
