@@ -9,6 +9,7 @@ price and a removed product, a corrected events file, late events); S1 its first
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,12 +62,24 @@ def fresh(inputs, tmp_path_factory) -> dict:
     return tables
 
 
-def test_run_s1_then_s2_equals_s2_fresh(inputs, fresh, tmp_path):
-    assert main(["run", "--input", str(inputs[0]), "--out", str(tmp_path)]) == 0
-    first = warehouse(tmp_path)
+@pytest.fixture(scope="module")
+def after_s1(inputs, tmp_path_factory) -> Path:
+    """The folder `run S1` leaves; each test continues from its own copy."""
+    out = tmp_path_factory.mktemp("s1")
+    assert main(["run", "--input", str(inputs[0]), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def continued(after_s1, tmp_path) -> Path:
+    return Path(shutil.copytree(after_s1, tmp_path / "out"))
+
+
+def test_run_s1_then_s2_equals_s2_fresh(inputs, fresh, continued):
+    first = warehouse(continued)
     assert first != fresh  # S1's prices and rows differ: the second run must change them
-    assert main(["run", "--input", str(inputs[1]), "--out", str(tmp_path)]) == 0
-    assert warehouse(tmp_path) == fresh
+    assert main(["run", "--input", str(inputs[1]), "--out", str(continued)]) == 0
+    assert warehouse(continued) == fresh
 
 
 def _run_command(input_dir: Path, out: Path) -> subprocess.Popen:
@@ -83,12 +96,11 @@ def _run_command(input_dir: Path, out: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize("after_lines", [4, 9])
 def test_run_s2_killed_part_way_then_run_again_equals_s2_fresh(
-    inputs, fresh, tmp_path, after_lines
+    inputs, fresh, continued, after_lines
 ):
     """Killed after some progress lines: during ingest, during the daily run, or while the
     state is written down."""
-    assert main(["run", "--input", str(inputs[0]), "--out", str(tmp_path)]) == 0
-    process = _run_command(inputs[1], tmp_path)
+    process = _run_command(inputs[1], continued)
     seen = 0
     deadline = time.monotonic() + 120
     while seen < after_lines and time.monotonic() < deadline:
@@ -98,5 +110,5 @@ def test_run_s2_killed_part_way_then_run_again_equals_s2_fresh(
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL, "the run ended before it was killed"
-    assert main(["run", "--input", str(inputs[1]), "--out", str(tmp_path)]) == 0
-    assert warehouse(tmp_path) == fresh
+    assert main(["run", "--input", str(inputs[1]), "--out", str(continued)]) == 0
+    assert warehouse(continued) == fresh
