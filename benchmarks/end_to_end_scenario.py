@@ -1,6 +1,7 @@
 """Scenario: days of generated files through `python -m retail_etl run` (the real handlers on
 emulated AWS, the daily workflow, the DuckDB warehouse), beside the core alone on the same
-input (`local_core.run_core`: clean, enrich and aggregate, no AWS), each in a fresh process.
+input (`local.direct.run_direct`: the same ingest and daily steps on local resources, no
+emulated AWS), each in a fresh process.
 
     python -m benchmarks.end_to_end_scenario --days 3 --events-per-day 1000000
 
@@ -28,8 +29,8 @@ from retail_etl.adapters.files import local_writer
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = (
-    "import sys, json; from pathlib import Path; from retail_etl.local_core import run_core; "
-    "run = run_core(Path(sys.argv[1]), Path(sys.argv[2])); "
+    "import sys, json; from pathlib import Path; from retail_etl.local.direct import run_direct; "
+    "run = run_direct(Path(sys.argv[1]), Path(sys.argv[2])); "
     "print(json.dumps({'rows_in': sum(r.rows_in for r in run.reports if r.kind == 'events')}))"
 )
 

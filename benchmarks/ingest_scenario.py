@@ -40,13 +40,15 @@ def prepare(workdir: Path, events: int, seed: int = 0) -> tuple[Path, str, str]:
 
 
 def run_core(input_dir: Path, products: str, events: str, out: Path) -> dict:
-    from retail_etl.domain.contract import drop_date
-    from retail_etl.local_core import DroppedFile, LocalCore
+    """The same ingest path on local resources (`retail_etl.local.direct`)."""
+    from retail_etl.ingest import ObjectRef
+    from retail_etl.local.direct import DirectPipeline
 
-    core = LocalCore(out)
-    core.process(input_dir, DroppedFile(products, "products", drop_date(products)))
+    pipeline = DirectPipeline(input_dir, out)
+    bucket = pipeline.settings.raw_bucket
+    pipeline.ingestor.ingest(ObjectRef(bucket, products))
     started = time.perf_counter()
-    report = core.process(input_dir, DroppedFile(events, "events", drop_date(events)))
+    report = pipeline.ingestor.ingest(ObjectRef(bucket, events))
     return {"wall_s": time.perf_counter() - started, "rows_in": report.rows_in}
 
 

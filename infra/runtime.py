@@ -40,7 +40,6 @@ ASSET_EXCLUDE = [
     "/retail_etl/cli",
     "/retail_etl/operations",
     "/retail_etl/__main__.py",
-    "/retail_etl/local_core.py",
 ]
 
 

@@ -31,7 +31,6 @@ from urllib.parse import unquote_plus
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from botocore.exceptions import ClientError
 
 from retail_etl.adapters.ledger import DONE, FINISHED, DynamoLedger, FileVersion
 from retail_etl.adapters.objects import ObjectStore
@@ -145,12 +144,7 @@ class Ingestor:
 
     def _superseded(self, file: FileVersion) -> bool:
         """Whether the raw bucket's current object is another version (or gone)."""
-        try:
-            return self.store.version_of(file.bucket, file.key) != file.version
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                return True
-            raise
+        return self.store.current_version(file.bucket, file.key) != file.version
 
     def _history(self) -> ProductHistory:
         return ProductHistory(self.lake.read(lake.PRODUCT_HISTORY))

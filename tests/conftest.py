@@ -71,3 +71,22 @@ def clean_text(
     curated = pa.concat_tables([CURATED_EVENTS.empty_table(), *(b.curated for b in batches)])
     quarantine = pa.concat_tables([QUARANTINE.empty_table(), *(b.quarantine for b in batches)])
     return report, curated, quarantine
+
+
+def export_lake(lake, folder):
+    """Copy each table's current data files to `folder/<table>/[event_date=D/]`: the plain
+    Parquet a COPY manifest or the Glue job's manifest lists (old snapshots' files left out)."""
+    import shutil
+    from pathlib import Path
+
+    from retail_etl.domain.lake import TABLES
+
+    for spec in TABLES.values():
+        for f in lake.data_files(spec):
+            source = Path(f.path.removeprefix("file://"))
+            target = Path(folder) / spec.name
+            if spec.partition:
+                target /= source.parent.name  # event_date=YYYY-MM-DD
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target / source.name)
+    return Path(folder)

@@ -6,16 +6,17 @@ from pathlib import Path
 import pytest
 
 from retail_etl.adapters.files import local_writer
+from retail_etl.domain import lake
 from retail_etl.domain.report import FileStatus
 from retail_etl.generator import generate_dataset
-from retail_etl.local_core import read_curated, run_core
+from retail_etl.local.direct import run_direct
 
 
 @pytest.fixture(scope="module")
 def generated_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("generated")
     manifest = generate_dataset(local_writer(root / "in"), days=3, events_per_day=6000, seed=7)
-    run = run_core(root / "in", root / "out", block_bytes=64 << 10)  # several chunks per file
+    run = run_direct(root / "in", root / "out", block_bytes=64 << 10)  # several chunks per file
     return manifest, run, root
 
 
@@ -50,9 +51,8 @@ def test_quarantine_totals_by_reason_equal_the_injected_mess(generated_run):
 
 
 def test_curated_rows_per_event_date_include_late_events(generated_run):
-    manifest, _, root = generated_run
-
-    curated = read_curated(root / "out" / "curated" / "events", columns=["event_date"])
+    manifest, run, root = generated_run
+    curated = run.lake.read(lake.CURATED_EVENTS, columns=("event_date",))
     counts: dict[str, int] = {}
     for day in curated["event_date"].to_pylist():
         counts[day.isoformat()] = counts.get(day.isoformat(), 0) + 1

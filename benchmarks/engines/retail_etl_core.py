@@ -1,4 +1,5 @@
-"""The engine under test: retail_etl's domain core, through the local engine-free run."""
+"""The engine under test: retail_etl's own ingest path and aggregation, on local resources
+(`retail_etl.local.direct`: the same `Ingestor` the Lambda runs, an Iceberg lake on disk)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from retail_etl.domain import lake
 from retail_etl.domain.aggregate import COLUMNS, DICTIONARY_COLUMNS, compute_aggregates
-from retail_etl.local_core import LocalCore, process_all, read_curated
+from retail_etl.local.direct import DirectPipeline, open_lake
 
 
 def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
-    reports = process_all(input_dir, LocalCore(out_dir))
+    reports = DirectPipeline(input_dir, out_dir).ingest_all()
     events = [r for r in reports if r.kind == "events"]
     return {
         "curated_rows": sum(r.rows_curated for r in events),
@@ -21,10 +23,9 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
 
 
 def aggregate(curated_dir: Path, out_dir: Path) -> dict:
-    events = read_curated(
-        curated_dir / "curated" / "events",
-        columns=list(COLUMNS),
-        dictionary_columns=DICTIONARY_COLUMNS,
+    """The aggregates over every curated row, read from the lake's current data files."""
+    events = open_lake(curated_dir).read_files(
+        lake.CURATED_EVENTS, columns=list(COLUMNS), dictionary_columns=DICTIONARY_COLUMNS
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}

@@ -39,6 +39,11 @@ ATTRIBUTES = [
 ]
 
 
+class LeaseLost(Exception):
+    """The claim's lease expired and another attempt took the file over: this attempt's
+    results must not be recorded."""
+
+
 @dataclass(frozen=True)
 class FileVersion:
     """One S3 object version; `version` is the VersionId, or the ETag when unversioned."""
@@ -201,14 +206,22 @@ class DynamoLedger:
     def complete(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
         """Record the file DONE with its counts: one item, written after its dates were
         marked dirty (before and after its publish), so finishing is never split."""
-        self._transact([self._finish_update(file, claim, DONE, report)])
+        self._finish(file, claim, DONE, report)
+
+    def _finish(self, file: FileVersion, claim: Claim, status: str, report: FileReport) -> None:
+        try:
+            self._transact([self._finish_update(file, claim, status, report)])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            raise LeaseLost(f"{file.key}: the claim's lease was lost ({exc})") from exc
 
     def _transact(self, items: list[dict]) -> None:
         for start in range(0, len(items), 100):  # DynamoDB's limit per transaction
             self.db.transact_write_items(TransactItems=items[start : start + 100])
 
     def fail_permanently(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
-        self._transact([self._finish_update(file, claim, FAILED_PERMANENT, report)])
+        self._finish(file, claim, FAILED_PERMANENT, report)
 
     def mark_superseded(self, file: FileVersion) -> None:
         """A DONE version whose output a newer version of the key has just replaced."""
@@ -227,7 +240,7 @@ class DynamoLedger:
 
     def supersede(self, file: FileVersion, claim: Claim, report: FileReport) -> None:
         """Record the counts of a version that a newer one replaced; it published nothing."""
-        self._transact([self._finish_update(file, claim, SUPERSEDED, report)])
+        self._finish(file, claim, SUPERSEDED, report)
 
     def release(self, file: FileVersion, claim: Claim, error: str) -> None:
         """Give the claim back after a transient error, so the retry can take it at once."""
@@ -238,29 +251,27 @@ class DynamoLedger:
             {":rel": {"S": RELEASED}, ":err": {"S": error[:2000]}},
         )
 
-    def record_outputs(self, file: FileVersion, claim: Claim, outputs: list[str]) -> None:
-        """Remember the final keys a file version writes, before writing them, so a later
-        attempt can remove what this one leaves behind."""
-        self._update_claimed(
-            file, claim, "SET outputs = :out", {":out": {"L": [{"S": k} for k in outputs]}}
-        )
-
     def _update_claimed(
         self, file: FileVersion, claim: Claim, expression: str, values: dict[str, Any]
     ) -> None:
         """An update that only the holder of the claim's lease may make."""
-        self.db.update_item(
-            TableName=self.table,
-            Key=file.item_key,
-            UpdateExpression=expression,
-            ConditionExpression="#st = :ip AND #tok = :tok",
-            ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
-            ExpressionAttributeValues={
-                **values,
-                ":ip": {"S": IN_PROGRESS},
-                ":tok": {"S": claim.token},
-            },
-        )
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=file.item_key,
+                UpdateExpression=expression,
+                ConditionExpression="#st = :ip AND #tok = :tok",
+                ExpressionAttributeNames={"#st": "status", "#tok": "lease_token"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":ip": {"S": IN_PROGRESS},
+                    ":tok": {"S": claim.token},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise LeaseLost(f"{file.key}: the claim's lease was lost ({exc})") from exc
 
     def acquire_lock(self, name: str, now: float | None = None) -> str | None:
         """A leased lock (e.g. on the product history); returns its token, or None if held."""

@@ -8,7 +8,12 @@ and original text for quarantine. Table data goes through the Iceberg adapter (`
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
 
 
 class ObjectStore:
@@ -30,6 +35,15 @@ class ObjectStore:
         version = head.get("VersionId")
         return version if version and version != "null" else head["ETag"].strip('"')
 
+    def current_version(self, bucket: str, key: str) -> str | None:
+        """`version_of`, or None when the key no longer exists."""
+        try:
+            return self.version_of(bucket, key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return None
+            raise
+
     def modified_date(self, bucket: str, key: str, version: str | None = None) -> dt.date:
         """The UTC date a version was written (a products file's effective date without dt=)."""
         kwargs = {"Bucket": bucket, "Key": key}
@@ -46,6 +60,53 @@ class ObjectStore:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             out |= {o["Key"]: o["Size"] for o in page.get("Contents", [])}
         return out
+
+    def list(self, bucket: str, prefix: str) -> list[str]:
+        return list(self.sizes(bucket, prefix))
+
+
+class FolderStore:
+    """The same operations over local folders, one per bucket: the store of runs with no
+    emulated AWS. A file's version is a digest of its bytes (S3's ETag plays that part in an
+    unversioned bucket)."""
+
+    def __init__(self, buckets: Mapping[str, Path]) -> None:
+        self.buckets = {name: Path(root) for name, root in buckets.items()}
+
+    def _path(self, bucket: str, key: str) -> Path:
+        return self.buckets[bucket] / key
+
+    def open(self, bucket: str, key: str, version: str | None = None) -> BinaryIO:
+        return open(self._path(bucket, key), "rb")
+
+    def version_of(self, bucket: str, key: str) -> str:
+        digest = hashlib.sha256()
+        with open(self._path(bucket, key), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def current_version(self, bucket: str, key: str) -> str | None:
+        return self.version_of(bucket, key) if self._path(bucket, key).is_file() else None
+
+    def modified_date(self, bucket: str, key: str, version: str | None = None) -> dt.date:
+        mtime = self._path(bucket, key).stat().st_mtime
+        return dt.datetime.fromtimestamp(mtime, dt.UTC).date()
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> None:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        root = self.buckets[bucket]
+        if not root.exists():
+            return {}
+        return {
+            key: path.stat().st_size
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and (key := path.relative_to(root).as_posix()).startswith(prefix)
+        }
 
     def list(self, bucket: str, prefix: str) -> list[str]:
         return list(self.sizes(bucket, prefix))

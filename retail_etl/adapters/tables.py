@@ -15,9 +15,12 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
@@ -33,6 +36,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from retail_etl.domain.lake import TABLES, LakeTable
 
 COMMIT_ATTEMPTS = 8
+
+# PyIceberg warns when a delete matches nothing, which is routine here (a file's first
+# version, a date's first aggregate). Set once, for the process: `catch_warnings` around each
+# delete is not thread-safe, and files are published from several threads.
+warnings.filterwarnings("ignore", message="Delete operation did not match any records")
 TABLE_PROPERTIES = {
     "format-version": "2",
     # Redshift COPY and the Glue job read data files as plain Parquet: never delete files.
@@ -99,6 +107,22 @@ class Lake:
         }
         return cls(catalog, settings.glue_database, roots)
 
+    @classmethod
+    def on_disk(
+        cls, root: Path, namespace: str, catalog_class: type[Catalog] | None = None
+    ) -> Lake:
+        """PyIceberg's SQL catalog (SQLite) with the zones as folders under `root`: the lake
+        of runs with no emulated AWS (the same tables, commits and layout as on Glue/S3)."""
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        root = Path(root).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        catalog = (catalog_class or SqlCatalog)(
+            namespace, uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse"
+        )
+        roots = {spec.zone: f"file://{root}/{spec.zone}" for spec in TABLES.values()}
+        return cls(catalog, namespace, roots)
+
     # tables ---------------------------------------------------------------------------------
 
     def ident(self, spec: LakeTable) -> tuple[str, str]:
@@ -156,6 +180,32 @@ class Lake:
             key=lambda f: f.path,
         )
 
+    def read_files(
+        self,
+        spec: LakeTable,
+        where: BooleanExpression | None = None,
+        columns: list[str] | None = None,
+        dictionary_columns: tuple[str, ...] = (),
+    ) -> pa.Table:
+        """The rows of the current data files that may match `where`, read as plain Parquet,
+        as the Glue job and COPY read them: exact, since copy-on-write leaves no delete files
+        (a file holds whole partitions, so `where` must select whole partitions). Faster than
+        a scan for whole dates, and string columns may come dictionary-encoded."""
+        files = [f.path for f in self.data_files(spec, where)]
+        schema = spec.schema
+        for name in dictionary_columns:
+            index = schema.get_field_index(name)
+            schema = schema.set(index, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
+        if not files:
+            return schema.empty_table().select(columns or schema.names)
+        filesystem, _ = pafs.FileSystem.from_uri(files[0])
+        parquet = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(dictionary_columns=list(dictionary_columns))
+        )
+        paths = [pafs.FileSystem.from_uri(f)[1] for f in files]
+        dataset = ds.dataset(paths, format=parquet, schema=schema, filesystem=filesystem)
+        return dataset.to_table(columns=columns)
+
     # writes ---------------------------------------------------------------------------------
 
     def write_part(self, spec: LakeTable, rows: pa.Table, name: str) -> str:
@@ -212,7 +262,7 @@ class Lake:
                 if new is None:
                     return current
                 with table.transaction() as tx:
-                    _delete(tx, where)
+                    tx.delete(where)
                     if new.num_rows:
                         tx.append(new.cast(spec.schema))
                 return new
@@ -234,7 +284,7 @@ class Lake:
                 if not adding and not table.scan(row_filter=where).plan_files():
                     return  # nothing to remove, nothing to add: no empty snapshot
                 with table.transaction() as tx:
-                    _delete(tx, where)
+                    tx.delete(where)
                     if parts:
                         tx.add_files(list(parts), check_duplicate_files=False)
                     if rows is not None and rows.num_rows:
@@ -267,9 +317,3 @@ def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     return rows.select(schema.names).cast(schema)
 
 
-def _delete(tx, where: BooleanExpression) -> None:
-    """Delete in a transaction; PyIceberg warns when nothing matched, which is routine here
-    (a file's first version, a date's first aggregate)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-        tx.delete(where)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retail_etl.ingest import KINDS
 from retail_etl.local.runtime import UNCHANGED, DailyRun, FileOutcome, LocalPipeline
-from retail_etl.local_core import KINDS
 
 
 @dataclass

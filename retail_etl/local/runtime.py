@@ -56,9 +56,9 @@ from retail_etl.ingest import kind_of, object_refs
 from retail_etl.local.account import provision
 from retail_etl.local.containers import ContainerDied, LambdaContainers
 from retail_etl.local.delivery import lambda_sqs_record, object_created
+from retail_etl.local.dropped import DroppedFile, discover, waves
 from retail_etl.local.emulator import EMULATOR_ENV, emulated_aws
 from retail_etl.local.state import LocalState
-from retail_etl.local_core import DroppedFile, discover, waves
 
 INGEST = "lambdas.ingest.handler.handler"
 PLAN = "lambdas.daily.handler.plan"

@@ -21,7 +21,8 @@ from retail_etl.adapters.warehouse import (
     load_statements,
 )
 from retail_etl.generator import generate_dataset
-from retail_etl.local_core import run_core
+from retail_etl.local.direct import run_direct
+from tests.conftest import export_lake
 
 GOLDEN = Path(__file__).parent / "golden"
 TABLES = (
@@ -37,16 +38,16 @@ TABLES = (
 def lake(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("lake")
     generate_dataset(local_writer(root / "in"), days=2, events_per_day=3000, seed=5)
-    run_core(root / "in", root / "out")
-    return root / "out"
+    run = run_direct(root / "in", root / "out")
+    return export_lake(run.lake, root / "tables")
 
 
 def request_for(lake: Path, dates) -> LoadRequest:
     def source(table: str, day: dt.date | None) -> FileSet | None:
         if table == "dim_product":
-            return FileSet("unused", [str(lake / "curated/products/product_history.parquet")])
+            return FileSet("unused", sorted(str(p) for p in lake.glob("product_history/*")))
         folder = (
-            lake / "curated/events" if table == "fact_events" else lake / "aggregates" / table
+            lake / "curated_events" if table == "fact_events" else lake / table
         ) / f"event_date={day.isoformat()}"
         files = sorted(str(p) for p in folder.glob("*.parquet"))
         return FileSet("unused", files) if files else None
@@ -56,7 +57,7 @@ def request_for(lake: Path, dates) -> LoadRequest:
 
 def lake_dates(lake: Path) -> list[dt.date]:
     return sorted(
-        dt.date.fromisoformat(p.name.split("=")[1]) for p in (lake / "curated/events").iterdir()
+        dt.date.fromisoformat(p.name.split("=")[1]) for p in (lake / "curated_events").iterdir()
     )
 
 
@@ -110,9 +111,7 @@ def test_a_load_that_fails_half_way_leaves_the_previous_rows_intact(lake, tmp_pa
     broken = tmp_path / "broken"
     shutil.copytree(lake, broken)
     day = dates[-1].isoformat()
-    target = (
-        broken / "aggregates/daily_multi_purchase_users" / f"event_date={day}" / "part-0.parquet"
-    )
+    target = next((broken / "daily_multi_purchase_users" / f"event_date={day}").iterdir())
     target.write_bytes(b"not parquet")  # the fourth table of the transaction cannot be read
     with pytest.raises(Exception, match=r"(?i)parquet|magic|invalid"):
         wh.load(request_for(broken, dates))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
@@ -17,7 +18,8 @@ from retail_etl.adapters.files import local_writer
 from retail_etl.domain import contract as c
 from retail_etl.domain.aggregate import compute_aggregates
 from retail_etl.generator import generate_dataset
-from retail_etl.local_core import read_curated, run_core
+from retail_etl.local.direct import run_direct
+from tests.conftest import export_lake
 
 REPO = Path(__file__).resolve().parents[2]
 ATHENA_SQL = REPO / "sql" / "athena" / "daily_aggregates.sql"
@@ -27,8 +29,8 @@ ATHENA_SQL = REPO / "sql" / "athena" / "daily_aggregates.sql"
 def curated(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("agg")
     generate_dataset(local_writer(root / "in"), days=3, events_per_day=8000, seed=11)
-    run_core(root / "in", root / "out")
-    return root / "out" / "curated" / "events"
+    run = run_direct(root / "in", root / "out")
+    return export_lake(run.lake, root / "tables") / "curated_events"
 
 
 def day_files(curated: Path, day: str) -> list[str]:
@@ -54,7 +56,8 @@ def spark():
 
 
 def pandas_path(curated: Path) -> dict[str, pa.Table]:
-    return compute_aggregates(read_curated(curated))
+    files = ds.dataset(curated, format="parquet", partitioning=None, schema=c.CURATED_EVENTS)
+    return compute_aggregates(files.to_table())
 
 
 def athena_sql_on_duckdb(curated: Path) -> dict[str, pa.Table]:

@@ -139,12 +139,8 @@ class Pipeline:
         # the same). Concurrency scenarios use a real lease.
         self.ledger = DynamoLedger(dynamodb, self.settings.ledger_table, lease_seconds)
         root.mkdir(parents=True, exist_ok=True)
-        catalog = CrashingSqlCatalog(
-            "campaign", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/wh"
-        )
-        catalog.faults = self.faults
-        roots = {"curated": f"file://{root}/curated", "analytics": f"file://{root}/analytics"}
-        self.lake = Lake(catalog, self.settings.glue_database, roots)
+        self.lake = Lake.on_disk(root, self.settings.glue_database, CrashingSqlCatalog)
+        self.lake.catalog.faults = self.faults
         self.lake.ensure()
         self.ingestor = Ingestor(self.settings, self.store, self.ledger, self.lake)
         self.warehouse_path = root / "warehouse.duckdb"

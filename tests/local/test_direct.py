@@ -1,12 +1,15 @@
+"""The pipeline's own steps on local resources (`retail_etl.local.direct`)."""
+
 import datetime as dt
 import gzip
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
+from retail_etl.domain import lake
 from retail_etl.domain.report import FileStatus
-from retail_etl.local_core import discover, output_name, read_curated, run_core
+from retail_etl.local.direct import open_lake, run_direct
+from retail_etl.local.dropped import discover, waves
 
 PRODUCTS = "product_id,product_name,category,price\nP1,Phone,electronics,100.00\nP2,Book,books,5\n"
 EVENTS = (
@@ -32,6 +35,9 @@ def inbox(tmp_path: Path) -> Path:
     return root
 
 
+RUN_DATE = dt.date(2026, 11, 1)
+
+
 def test_files_are_taken_by_date_then_products_before_events_then_by_path(tmp_path):
     for key in [
         "events/dt=2026-11-02/b.csv",
@@ -51,58 +57,74 @@ def test_files_are_taken_by_date_then_products_before_events_then_by_path(tmp_pa
     ]
 
 
-def test_a_run_writes_curated_partitions_quarantine_history_and_aggregates(inbox, tmp_path):
-    out = tmp_path / "out"
-    run = run_core(inbox, out)
+def test_a_run_fills_curated_quarantine_history_and_aggregates(inbox, tmp_path):
+    run = run_direct(inbox, tmp_path / "out", run_date=RUN_DATE)
     assert all(r.reconciles() and r.status == FileStatus.DONE for r in run.reports)
     assert run.dirty_dates == {dt.date(2026, 11, 1), dt.date(2026, 10, 31)}
-    curated = read_curated(out / "curated" / "events")
+    curated = run.lake.read(lake.CURATED_EVENTS)
     assert sorted(curated["event_id"].to_pylist()) == ["e1", "e2", "e3"]
-    assert (out / "curated/events/event_date=2026-10-31").is_dir()
-    quarantine = ds.dataset(out / "quarantine", partitioning="hive").to_table()
-    assert quarantine["reason"].to_pylist() == ["unknown_product"]
-    assert (out / "curated/products/product_history.parquet").exists()
-    revenue = ds.dataset(out / "aggregates/daily_category_revenue", format="parquet").to_table()
+    parked = run.lake.read(lake.PARKED_EVENTS)
+    assert parked["event_id"].to_pylist() == ["e4"]  # waits for P9
+    assert run.lake.read(lake.QUARANTINE).num_rows == 0
+    assert sorted(run.lake.read(lake.PRODUCT_HISTORY)["product_id"].to_pylist()) == ["P1", "P2"]
+    revenue = run.lake.read(lake.AGGREGATES["daily_category_revenue"])
     assert sorted(revenue["category"].to_pylist()) == ["books", "electronics"]
-    assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
 
 
-def test_processing_the_same_files_again_replaces_their_output(inbox, tmp_path):
+def test_the_lake_outlives_the_run_and_a_second_run_replaces_rather_than_adds(inbox, tmp_path):
     out = tmp_path / "out"
-    run_core(inbox, out)
-    first = sorted(p.relative_to(out) for p in (out / "curated").rglob("*.parquet"))
-    run_core(inbox, out)
-    again = sorted(p.relative_to(out) for p in (out / "curated").rglob("*.parquet"))
-    assert again == first
-    assert read_curated(out / "curated" / "events").num_rows == 3
+    first = run_direct(inbox, out, run_date=RUN_DATE).lake.read(lake.CURATED_EVENTS)
+    run_direct(inbox, out, run_date=RUN_DATE)
+    again = open_lake(out).read(lake.CURATED_EVENTS)
+    key = ["event_id", "category", "revenue", "source_file"]
+    assert sorted(again.select(key).to_pylist(), key=str) == sorted(
+        first.select(key).to_pylist(), key=str
+    )
 
 
-def test_a_file_rejected_half_way_leaves_no_curated_output(inbox, tmp_path):
+def test_a_file_rejected_half_way_publishes_nothing(inbox, tmp_path):
     body = EVENTS.encode() + b"".join(
         f"x{i},U1,P1,view,2026-11-01T10:00:00Z,\n".encode() for i in range(50_000)
     )
     drop(inbox, "events/dt=2026-11-01/broken.csv.gz", gzip.compress(body)[:-200])
-    out = tmp_path / "out"
-    run = run_core(inbox, out, block_bytes=4096)
+    run = run_direct(inbox, tmp_path / "out", block_bytes=4096, run_date=RUN_DATE)
     broken = next(r for r in run.reports if r.key.endswith("broken.csv.gz"))
     assert broken.status == FileStatus.FAILED_PERMANENT
     assert broken.error_code == "corrupt_compression"
     assert "broken.csv.gz" in broken.error_message
     assert (broken.rows_in, broken.rows_curated) == (0, 0)
-    names = {p.name for p in (out / "curated").rglob("*.parquet")}
-    assert output_name("events/dt=2026-11-01/broken.csv.gz") not in names
-    assert read_curated(out / "curated" / "events").num_rows == 3
+    curated = run.lake.read(lake.CURATED_EVENTS)
+    assert set(curated["source_file"].to_pylist()) == {"events/dt=2026-11-01/a.csv"}
+    assert curated.num_rows == 3
 
 
-def test_events_waiting_for_their_product_are_released_by_a_later_products_file(inbox, tmp_path):
+def test_events_waiting_for_their_product_are_curated_once_a_later_file_defines_it(
+    inbox, tmp_path
+):
+    """P9's only version is effective from 2026-11-02, so it also governs the dates before."""
     drop(inbox, "products/dt=2026-11-02/p.csv", "product_id,category,price\nP9,lamps,7.50\n")
-    out = tmp_path / "out"
-    run = run_core(inbox, out)
+    run = run_direct(inbox, tmp_path / "out", run_date=RUN_DATE)
     products = next(r for r in run.reports if r.key == "products/dt=2026-11-02/p.csv")
-    assert products.rows_released == 1
-    assert products.event_dates == {dt.date(2026, 11, 1)}
-    curated = read_curated(out / "curated" / "events")
+    assert dt.date(2026, 11, 1) in products.event_dates  # the parked event's date is dirty
+    curated = run.lake.read(lake.CURATED_EVENTS)
     assert sorted(curated["event_id"].to_pylist()) == ["e1", "e2", "e3", "e4"]
     e4 = next(r for r in curated.to_pylist() if r["event_id"] == "e4")
     assert (e4["category"], e4["source_file"]) == ("lamps", "events/dt=2026-11-01/a.csv")
-    assert not list((out / "parked").rglob("*.parquet"))
+    assert run.lake.read(lake.PARKED_EVENTS).num_rows == 0
+
+
+def test_events_files_between_two_products_files_form_one_concurrent_wave(tmp_path):
+    for key in [
+        "products/dt=2026-11-01/p.csv",
+        "events/dt=2026-11-01/a.csv",
+        "events/dt=2026-11-01/b.csv",
+        "products/dt=2026-11-02/p.csv",
+        "events/dt=2026-11-02/c.csv",
+    ]:
+        drop(tmp_path, key, "x")
+    assert [[f.key.split("/")[-1] for f in w] for w in waves(discover(tmp_path))] == [
+        ["p.csv"],
+        ["a.csv", "b.csv"],
+        ["p.csv"],
+        ["c.csv"],
+    ]
