@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
-from retail_etl.adapters.ledger import DynamoLedger
-from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.ledger import Ledger
+from retail_etl.adapters.objects import Store
 from retail_etl.adapters.tables import DataFile, Lake, on_date
 from retail_etl.adapters.warehouse import FileSet, LoadRequest
 from retail_etl.config import Settings
@@ -39,7 +39,7 @@ def default_run_date(today: dt.date | None = None) -> dt.date:
 
 
 def plan(
-    run_date: dt.date, settings: Settings, tables: Lake, ledger: DynamoLedger
+    run_date: dt.date, settings: Settings, tables: Lake, ledger: Ledger
 ) -> list[DayPlan]:
     """The run date plus every date the ledger marks dirty, each with its engine. The dirty
     counters are read before any data, so a change committed after this read keeps its date
@@ -104,7 +104,7 @@ def publish_aggregates(day: str, tables: Lake, results: dict[str, pa.Table]) -> 
     return counts
 
 
-def prepare_glue(day: str, settings: Settings, store: ObjectStore, tables: Lake) -> dict:
+def prepare_glue(day: str, settings: Settings, store: Store, tables: Lake) -> dict:
     """For a date the Glue job aggregates: refresh it, then write the manifest of its
     current curated data files for the job, and say where its output goes."""
     refresh_day(day, tables)
@@ -131,7 +131,7 @@ def publish_glue_output(day: str, output_path: str, tables: Lake) -> dict[str, i
 
 
 def _write_manifest(
-    settings: Settings, store: ObjectStore, name: str, files: list[DataFile]
+    settings: Settings, store: Store, name: str, files: list[DataFile]
 ) -> str:
     """A Redshift COPY manifest (Parquet needs each file's content_length) in the analytics
     bucket; the same JSON tells the Glue job which files to read."""
@@ -146,7 +146,7 @@ def _write_manifest(
 
 
 def load_request(
-    days: list[str], settings: Settings, store: ObjectStore, tables: Lake
+    days: list[str], settings: Settings, store: Store, tables: Lake
 ) -> LoadRequest:
     """The current data files of each date's facts and aggregates, and of the product history,
     each set with a COPY manifest (tables with no rows for a date are skipped)."""
@@ -168,7 +168,7 @@ def load_request(
     )
 
 
-def mark_loaded(days: list[DayPlan], ledger: DynamoLedger) -> dict[str, list[str]]:
+def mark_loaded(days: list[DayPlan], ledger: Ledger) -> dict[str, list[str]]:
     """Record the loads; a date that changed again meanwhile stays dirty for the next run."""
     clean, dirty = [], []
     for day in days:

@@ -32,8 +32,8 @@ from urllib.parse import unquote_plus
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail_etl.adapters.ledger import DONE, FINISHED, DynamoLedger, FileVersion
-from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.ledger import DONE, FINISHED, FileVersion, Ledger
+from retail_etl.adapters.objects import Store
 from retail_etl.adapters.tables import Lake, from_source
 from retail_etl.config import Settings
 from retail_etl.domain import lake
@@ -101,7 +101,7 @@ class Ingestor:
     """Everything one ingest Lambda container keeps between invocations."""
 
     def __init__(
-        self, settings: Settings, store: ObjectStore, ledger: DynamoLedger, tables: Lake
+        self, settings: Settings, store: Store, ledger: Ledger, tables: Lake
     ) -> None:
         self.settings = settings
         self.store = store
@@ -285,7 +285,7 @@ _EVENT_TABLES = (lake.QUARANTINE, lake.PARKED_EVENTS, lake.CURATED_EVENTS)
 class _Lock:
     """A ledger lock as a context manager; FileBusy when another holder has it."""
 
-    def __init__(self, ledger: DynamoLedger, name: str) -> None:
+    def __init__(self, ledger: Ledger, name: str) -> None:
         self.ledger, self.name, self.token = ledger, name, None
 
     def __enter__(self) -> _Lock:

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import StartsWith
 
-from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.objects import Store
 from retail_etl.adapters.tables import Lake
 from retail_etl.domain import lake
 from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS, Reason
@@ -56,7 +56,7 @@ def quarantined(tables: Lake, kind: str) -> pa.Table | None:
 
 
 def build_replays(
-    store: ObjectStore,
+    store: Store,
     raw_bucket: str,
     tables: Lake,
     reasons: Iterable[str] | None = None,
@@ -82,7 +82,7 @@ def build_replays(
     return out
 
 
-def _replay_file(store: ObjectStore, raw_bucket: str, source: str, rows: pa.Table) -> ReplayFile:
+def _replay_file(store: Store, raw_bucket: str, source: str, rows: pa.Table) -> ReplayFile:
     lines = rows["line_number"].to_pylist()
     digest = hashlib.sha256(f"{source}#{lines}".encode()).hexdigest()[:12]
     folder, _, name = source.rpartition("/")
@@ -96,7 +96,7 @@ def _replay_file(store: ObjectStore, raw_bucket: str, source: str, rows: pa.Tabl
     return ReplayFile(key, data, source, rows.num_rows)
 
 
-def _first_line(store: ObjectStore, bucket: str, key: str) -> str:
+def _first_line(store: Store, bucket: str, key: str) -> str:
     """The header of a (possibly gzipped) CSV file, read from its first bytes only."""
     body = store.open(bucket, key)
     decompress = zlib.decompressobj(16 + zlib.MAX_WBITS) if key.endswith(".gz") else None

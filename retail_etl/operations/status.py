@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from retail_etl.adapters.ledger import DONE, SUPERSEDED, DynamoLedger
+from retail_etl.adapters.ledger import DONE, SUPERSEDED, Ledger
 
 
 @dataclass
@@ -21,7 +21,7 @@ class PipelineStatus:
         return self.__dict__.copy()
 
 
-def pipeline_status(ledger: DynamoLedger, dead_letters: int) -> PipelineStatus:
+def pipeline_status(ledger: Ledger, dead_letters: int) -> PipelineStatus:
     files = ledger.files()
     rows: Counter = Counter()
     problems = []
