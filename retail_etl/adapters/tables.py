@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,7 @@ class Lake:
         self.namespace = namespace
         self.roots = dict(roots)
         self._writers: dict[str, tuple[str, Any]] = {}
+        self._scans = _ScanCache()
 
     @classmethod
     def glue(cls, settings, profile: str | None = None, region: str | None = None) -> Lake:
@@ -163,11 +166,26 @@ class Lake:
         columns: tuple[str, ...] = ("*",),
     ) -> pa.Table:
         """The table's current rows matching `where`, in the contract's column types."""
-        scan = self.table(spec).scan(row_filter=where or AlwaysTrue(), selected_fields=columns)
+        return self._scan(self.table(spec), spec, where or AlwaysTrue(), columns)
+
+    def _scan(
+        self, table: Table, spec: LakeTable, where: BooleanExpression, columns: tuple[str, ...]
+    ) -> pa.Table:
+        """A scan of the table's current snapshot; a snapshot never changes, so the last few
+        scans are kept by snapshot id (a date's refresh and aggregation read the same rows,
+        and every file and date of a run reads the same product history)."""
+        snapshot = table.current_snapshot()
+        key = (spec.name, snapshot.snapshot_id if snapshot else None, repr(where), columns)
+        cached = self._scans.get(key)
+        if cached is not None:
+            return cached
+        scan = table.scan(row_filter=where, selected_fields=columns)
         schema = (
             spec.schema if columns == ("*",) else pa.schema([spec.schema.field(n) for n in columns])
         )
-        return _typed(scan.to_arrow(), schema)
+        rows = _typed(scan.to_arrow(), schema)
+        self._scans.put(key, rows)
+        return rows
 
     def data_files(self, spec: LakeTable, where: BooleanExpression | None = None) -> list[DataFile]:
         """The current data files holding rows that may match `where` (a COPY manifest)."""
@@ -257,7 +275,7 @@ class Lake:
         for attempt in self._retrying():
             with attempt:
                 table = self.table(spec)
-                current = _typed(table.scan(row_filter=where).to_arrow(), spec.schema)
+                current = self._scan(table, spec, where, ("*",))
                 new = change(current)
                 if new is None:
                     return current
@@ -310,6 +328,31 @@ class Lake:
             if self.catalog.table_exists(ident):
                 self.catalog.drop_table(ident)
             self.catalog.register_table(ident, location)
+
+
+class _ScanCache:
+    """The last scans, by (table, snapshot id, filter, columns), up to `max_bytes` in all;
+    thread-safe. Entries are immutable Arrow tables, so callers may share them."""
+
+    def __init__(self, max_bytes: int = 512 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> pa.Table | None:
+        with self._lock:
+            rows = self._entries.get(key)
+            if rows is not None:
+                self._entries.move_to_end(key)
+            return rows
+
+    def put(self, key: tuple, rows: pa.Table) -> None:
+        if rows.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            self._entries[key] = rows
+            while sum(t.nbytes for t in self._entries.values()) > self.max_bytes:
+                self._entries.popitem(last=False)
 
 
 def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:

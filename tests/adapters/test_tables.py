@@ -1,0 +1,73 @@
+"""The Iceberg adapter on PyIceberg's SQL catalog: commits, reads and the scan cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from retail_etl.adapters.tables import Lake, from_source, on_date
+from retail_etl.domain import lake
+
+REVENUE = lake.AGGREGATES["daily_category_revenue"]
+
+
+def rows(day: str, *categories: str) -> pa.Table:
+    n = len(categories)
+    return pa.table(
+        {
+            "event_date": [dt.date.fromisoformat(day)] * n,
+            "category": list(categories),
+            "revenue": pa.array([f"{i}.25" for i in range(1, n + 1)]).cast(pa.decimal128(14, 2)),
+            "purchases": [i for i in range(1, n + 1)],
+            "units": [2 * i for i in range(1, n + 1)],
+        }
+    ).cast(REVENUE.schema, safe=False)
+
+
+@pytest.fixture
+def two_lakes(tmp_path):
+    """Two Lake objects on one catalog, as two Lambda containers would be."""
+    first = Lake.on_disk(tmp_path, "retail")
+    first.ensure()
+    return first, Lake.on_disk(tmp_path, "retail")
+
+
+def test_a_read_sees_a_commit_made_through_another_lake(two_lakes):
+    mine, theirs = two_lakes
+    theirs.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books"))
+    assert mine.read(REVENUE)["category"].to_pylist() == ["books"]
+    theirs.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "toys", "tea"))
+    assert sorted(mine.read(REVENUE)["category"].to_pylist()) == ["tea", "toys"]
+
+
+def test_reads_of_one_snapshot_are_served_once_and_a_commit_ends_that(two_lakes):
+    mine, _ = two_lakes
+    mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books"))
+    first = mine.read(REVENUE, on_date("2026-11-01"))
+    assert mine.read(REVENUE, on_date("2026-11-01")) is first
+    assert mine.read(REVENUE, on_date("2026-11-02")) is not first
+    mine.rewrite(REVENUE, on_date("2026-11-01"), lambda current: rows("2026-11-01", "tea"))
+    assert mine.read(REVENUE, on_date("2026-11-01"))["category"].to_pylist() == ["tea"]
+
+
+def test_a_rewrite_that_changes_nothing_makes_no_snapshot(two_lakes):
+    mine, _ = two_lakes
+    mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books"))
+    before = mine.table(REVENUE).current_snapshot().snapshot_id
+    kept = mine.rewrite(REVENUE, on_date("2026-11-01"), lambda current: None)
+    assert kept["category"].to_pylist() == ["books"]
+    assert mine.table(REVENUE).current_snapshot().snapshot_id == before
+
+
+def test_the_current_data_files_hold_exactly_the_current_rows(two_lakes):
+    mine, _ = two_lakes
+    mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books", "tea"))
+    mine.replace(REVENUE, on_date("2026-11-02"), rows=rows("2026-11-02", "toys"))
+    mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "tea"))
+    direct = mine.read_files(REVENUE, dictionary_columns=("category",))
+    assert direct.schema.field("category").type == pa.dictionary(pa.int32(), pa.string())
+    assert sorted(direct["category"].cast(pa.string()).to_pylist()) == ["tea", "toys"]
+    assert mine.read_files(REVENUE, on_date("2026-11-02"))["category"].to_pylist() == ["toys"]
+    assert mine.read_files(lake.CURATED_EVENTS, from_source("none")).num_rows == 0
