@@ -27,7 +27,6 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.glue.models import glue_backends
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -100,25 +99,33 @@ class _Dispatcher(DomainDispatcherApplication):
         return super().get_backend_for_host(host)
 
 
-class LocalMotoServer(ThreadedMotoServer):
-    """moto on 127.0.0.1, on a free port (never a fixed one: a busy port makes moto hang)."""
+class LocalMotoServer:
+    """moto's WSGI application (its public `create_backend_app` and dispatcher) with the
+    middlewares above, served by werkzeug on 127.0.0.1 and a free port (never a fixed one: a
+    busy port makes moto hang), in a daemon thread."""
 
     def __init__(self) -> None:
-        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
-
-    def _server_entry(self) -> None:
         app = _GlueVersionCheck(_SerialDynamoDB(_Dispatcher(create_backend_app)))
-        self._server = make_server(
-            self._ip_address, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        self.server = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
         )
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()  # the socket listens already: requests queue until it serves
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
 
     @property
     def endpoint(self) -> str:
-        host, port = self.get_host_and_port()
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
 
 @contextmanager
@@ -138,7 +145,7 @@ def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": region,
-            "MOTO_PORT": str(server.get_host_and_port()[1]),
+            "MOTO_PORT": str(server.port),
         }
     )
     try:
