@@ -397,6 +397,7 @@ class Aggregation(Construct):
             memory_size=self._memory,
             timeout=Duration.seconds(timeout_s),
             environment=self._env,
+            environment_encryption=self._key,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=logs.LogGroup(
                 self,
@@ -406,5 +407,6 @@ class Aggregation(Construct):
                 removal_policy=self._removal,
             ),
         )
+        self._key.grant_decrypt(fn)  # its environment is encrypted with the data key
         self.functions.append(fn)
         return fn

@@ -18,6 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.log_groups import log_group
+from infra.storage import deleted_versions_expire
 from infra.warehouse import Network
 
 STATE_MACHINE_OPTION = "retail_etl.state_machine_arn"  # read by the DAG from its config
@@ -71,12 +73,15 @@ class Airflow(Construct):
         airflow_version: str,
         environment_class: str,
         destroy_data: bool,
+        log_retention_days: int,
+        noncurrent_version_days: int,
     ) -> None:
         super().__init__(scope, id)
         self.dag_bucket = s3.Bucket(
             self,
             "Dags",
             versioned=True,  # MWAA requires a versioned bucket
+            lifecycle_rules=deleted_versions_expire(noncurrent_version_days),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -107,6 +112,13 @@ class Airflow(Construct):
             destination_bucket=self.dag_bucket,
             destination_key_prefix="dags",
             prune=True,
+            log_group=log_group(
+                self,
+                "DeployDagsLogs",
+                key=key,
+                retention_days=log_retention_days,
+                destroy_data=destroy_data,
+            ),
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.aggregation import Aggregation
 from infra.config import EnvironmentConfig
 from infra.ingestion import Ingestion
+from infra.log_groups import give_every_function_a_log_group
 from infra.monitoring import AlertTopic, Monitoring
 from infra.nag import suppress_findings
 from infra.orchestration import Airflow, EventBridgeSchedule
@@ -45,6 +46,7 @@ class RetailEtlStack(Stack):
             raw_infrequent_access_days=config.raw_infrequent_access_days,
             raw_expire_days=config.raw_expire_days,
             quarantine_expire_days=config.quarantine_expire_days,
+            noncurrent_version_days=config.noncurrent_version_days,
         )
         key = self.storage.key
         self.alerts = AlertTopic(self, "Alerting", key=key, email=config.alert_email)
@@ -128,6 +130,8 @@ class RetailEtlStack(Stack):
                 airflow_version=config.airflow_version,
                 environment_class=config.mwaa_environment_class,
                 destroy_data=config.destroy_data,
+                log_retention_days=config.log_retention_days,
+                noncurrent_version_days=config.noncurrent_version_days,
             )
         else:
             self.orchestration = EventBridgeSchedule(
@@ -145,6 +149,16 @@ class RetailEtlStack(Stack):
             state_machine=state_machine,
             glue_job_name=self.aggregation.glue_job.job_name,
             freshness_hour_utc=config.freshness_hour_utc,
+            key=key,
+            log_retention_days=config.log_retention_days,
+            destroy_data=config.destroy_data,
+        )
+        # CDK's own handlers (bucket notifications, auto-delete, default-SG restriction) too
+        give_every_function_a_log_group(
+            self,
+            key=key,
+            retention_days=config.log_retention_days,
+            destroy_data=config.destroy_data,
         )
         CfnOutput(self, "RawBucket", value=self.storage.raw.bucket_name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
