@@ -8,6 +8,7 @@ from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
 from infra.aggregation import Aggregation
+from infra.checkov import acknowledge_findings as acknowledge_checkov_findings
 from infra.config import EnvironmentConfig
 from infra.ingestion import Ingestion
 from infra.log_groups import give_every_function_a_log_group
@@ -164,3 +165,4 @@ class RetailEtlStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTable", value=self.ingestion.ledger.table_name)
         suppress_findings(self)
+        acknowledge_checkov_findings(self)
