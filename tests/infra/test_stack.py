@@ -361,11 +361,91 @@ def test_cdk_nag_reports_no_unsuppressed_finding(synthesized, env):
     assert warnings == []
 
 
-def test_every_suppression_has_a_written_reason():
-    from infra.nag import SUPPRESSIONS
+@pytest.mark.parametrize("env", ENVS)
+def test_nag_acknowledgments_sit_on_their_resources_and_name_what_they_cover(synthesized, env):
+    template = synthesized.templates[env]
+    assert "cdk_nag" not in template.get("Metadata", {})  # nothing stack-wide
+    acknowledged = 0
+    for name, resource in template["Resources"].items():
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            acknowledged += 1
+            assert not rule.get("is_reason_encoded"), (name, rule["id"])
+            assert len(rule["reason"]) > 80, (name, rule["id"])
+            if rule["id"] in ("AwsSolutions-IAM4", "AwsSolutions-IAM5"):
+                assert rule.get("applies_to"), (name, rule["id"])  # never the whole rule
+    assert acknowledged
 
-    for suppression in SUPPRESSIONS:
-        assert len(suppression.reason) > 80, suppression.id
+
+def roles_actions_on_any_resource(template: dict) -> dict[str, set[str]]:
+    """Role logical id -> the actions its inline policies allow on `*`."""
+    found: dict[str, set[str]] = {}
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            targets = statement["Resource"]
+            if "*" not in (targets if isinstance(targets, list) else [targets]):
+                continue
+            actions = statement["Action"]
+            for role in policy["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], set()).update(
+                    actions if isinstance(actions, list) else [actions]
+                )
+    return found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_actions_on_every_resource_are_exactly_those_the_acknowledgments_name(synthesized, env):
+    from infra import nag
+
+    stack = synthesized.stacks[env]
+    aggregation = stack.aggregation
+
+    def role(construct) -> str:
+        return stack.get_logical_id(construct.node.default_child)
+
+    loaders = [getattr(aggregation, n, None) for n in ("submit_fn", "explain_fn")]
+    expected = {
+        role(fn.role): set(nag.XRAY) | (set(nag.REDSHIFT_STATEMENTS) if fn in loaders else set())
+        for fn in (stack.ingestion.function, *aggregation.functions, stack.monitoring.freshness)
+    }
+    daily = set(nag.STATE_MACHINE_LOGGING) | set(nag.STATE_MACHINE_TRACING)
+    if stack.config.warehouse:
+        daily.add("redshift-data:DescribeStatement")
+    expected[role(aggregation.state_machine.role)] = daily
+    expected[role(aggregation.glue_role)] = set(nag.PUT_METRIC_DATA)
+    if stack.config.scheduler == "mwaa":
+        expected[role(stack.orchestration.role)] = set(nag.PUT_METRIC_DATA)  # no states:* on *
+    assert roles_actions_on_any_resource(synthesized.templates[env]) == expected
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_glue_role_is_scoped_without_the_glue_service_managed_policy(synthesized, env):
+    stack = synthesized.stacks[env]
+    template = synthesized.templates[env]
+    role_id = stack.get_logical_id(stack.aggregation.glue_role.node.default_child)
+    assert "ManagedPolicyArns" not in template["Resources"][role_id]["Properties"]
+    statements = [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list)
+                                                 else [s["Action"]])}  # fmt: skip
+    assert not [a for a in actions if a.startswith(("glue:", "iam:", "ec2:"))]
+    (metrics,) = [s for s in statements if s.get("Sid") == "GlueJobMetrics"]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
+    (logs,) = [s for s in statements if s.get("Sid") == "GlueJobLogs"]
+    assert json.dumps(logs["Resource"]).endswith(':log-group:/aws-glue/*"]]}')
+    # analytics: its manifests and its output prefix only, not the aggregate tables
+    analytics = stack.get_logical_id(stack.storage.analytics.node.default_child)
+    object_grants = [
+        json.dumps(r)
+        for s in statements
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        if analytics in json.dumps(r) and "/" in json.dumps(r)
+    ]
+    assert object_grants
+    assert all("/_manifests/glue/*" in g or "/_glue_output/*" in g for g in object_grants)
 
 
 @pytest.mark.parametrize("env", ENVS)
