@@ -16,6 +16,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
 ANY_RESOURCE = "Resource::*"
+AWS_CUSTOM_RESOURCE_SINGLETON = "AWS679f53fac002430cb0da5b7982bd2287"  # CDK's fixed id
 BASIC_EXECUTION = (
     "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 )
@@ -36,6 +37,7 @@ STATE_MACHINE_LOGGING = (
 )  # fmt: skip
 STATE_MACHINE_TRACING = (*XRAY, "xray:GetSamplingRules", "xray:GetSamplingTargets")
 PUT_METRIC_DATA = ("cloudwatch:PutMetricData",)
+DESCRIBE_PREFIX_LISTS = ("ec2:DescribeManagedPrefixLists",)
 
 
 def _resource(stack: cdk.Stack, construct: IConstruct) -> str:
@@ -226,6 +228,17 @@ def suppress_findings(stack: cdk.Stack) -> None:
             ),
         )
 
+    if stack.network is not None:
+        _on(
+            stack.network.s3_prefix_list,
+            _s(
+                "AwsSolutions-IAM5",
+                "Only ec2:DescribeManagedPrefixLists on `*` (it takes no resource ARN): the "
+                "deploy-time lookup of the region's S3 prefix list, the warehouse's only egress.",
+                [ANY_RESOURCE],
+            ),
+        )
+
     # CDK's own singleton handlers, found by the ids CDK gives them at the stack's root
     for child in stack.node.children:
         if child.node.id.startswith("BucketNotificationsHandler"):
@@ -235,6 +248,16 @@ def suppress_findings(stack: cdk.Stack) -> None:
                     "AwsSolutions-IAM4",
                     "CDK's bucket-notifications handler (turns on EventBridge notifications of "
                     "the raw bucket at deploy time): AWSLambdaBasicExecutionRole only.",
+                    [BASIC_EXECUTION],
+                ),
+            )
+        if child.node.id.startswith(AWS_CUSTOM_RESOURCE_SINGLETON):
+            _on(
+                child,
+                _s(
+                    "AwsSolutions-IAM4",
+                    "CDK's AwsCustomResource handler (the S3 prefix-list lookup at deploy "
+                    "time): AWSLambdaBasicExecutionRole only.",
                     [BASIC_EXECUTION],
                 ),
             )

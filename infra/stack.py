@@ -138,6 +138,8 @@ class RetailEtlStack(Stack):
             self.orchestration = EventBridgeSchedule(
                 self, "Schedule", state_machine=state_machine, cron=config.schedule_utc
             )
+        if self.network is not None:
+            self._limit_s3_endpoint(config)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -166,3 +168,15 @@ class RetailEtlStack(Stack):
         CfnOutput(self, "LedgerTable", value=self.ingestion.ledger.table_name)
         suppress_findings(self)
         acknowledge_checkov_findings(self)
+
+    def _limit_s3_endpoint(self, config: EnvironmentConfig) -> None:
+        """What reads S3 from inside the VPC: Redshift's COPY (curated data files, analytics
+        manifests and aggregates) and MWAA (its DAG bucket; its workers' container image
+        layers, which ECR serves from the AWS-owned prod-<region>-starport-layer-bucket)."""
+        buckets, aws_owned = [], []
+        if config.warehouse:
+            buckets += [self.storage.curated, self.storage.analytics]
+        if config.scheduler == "mwaa":
+            buckets.append(self.orchestration.dag_bucket)
+            aws_owned.append(f"arn:{Aws.PARTITION}:s3:::prod-{Aws.REGION}-starport-layer-bucket/*")
+        self.network.allow_through_s3_endpoint(buckets, aws_owned)

@@ -414,6 +414,9 @@ def test_actions_on_every_resource_are_exactly_those_the_acknowledgments_name(sy
     expected[role(aggregation.glue_role)] = set(nag.PUT_METRIC_DATA)
     if stack.config.scheduler == "mwaa":
         expected[role(stack.orchestration.role)] = set(nag.PUT_METRIC_DATA)  # no states:* on *
+    if stack.network is not None:
+        lookup = stack.network.s3_prefix_list.grant_principal
+        expected[stack.get_logical_id(lookup.node.default_child)] = set(nag.DESCRIBE_PREFIX_LISTS)
     assert roles_actions_on_any_resource(synthesized.templates[env]) == expected
 
 
@@ -642,3 +645,73 @@ def test_every_checkov_acknowledgment_says_why(checkov_report):
         "CKV_AWS_173",
         "CKV_AWS_18",
     }
+
+
+def test_the_warehouse_subnets_have_no_route_out_but_the_s3_gateway_endpoint(synthesized):
+    template = synthesized.templates["prod"]
+    (workgroup,) = resources(template, "AWS::RedshiftServerless::Workgroup").values()
+    subnets = [s["Ref"] for s in workgroup["Properties"]["SubnetIds"]]
+    assert len(subnets) >= 2
+    tables = {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+    warehouse_tables = {tables[s] for s in subnets}
+    routes = [r["Properties"] for r in resources(template, "AWS::EC2::Route").values()]
+    assert not [r for r in routes if r["RouteTableId"]["Ref"] in warehouse_tables]  # no NAT, IGW
+    assert [r for r in routes if "NatGatewayId" in r]  # MWAA's own subnets keep their NAT
+    (endpoint,) = resources(template, "AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+    assert warehouse_tables <= {t["Ref"] for t in endpoint["Properties"]["RouteTableIds"]}
+
+
+def test_the_warehouse_may_send_only_https_to_the_s3_prefix_list(synthesized):
+    stack = synthesized.stacks["prod"]
+    template = synthesized.templates["prod"]
+    group = stack.get_logical_id(stack.warehouse.security_group.node.default_child)
+    lookup = stack.get_logical_id(stack.network.s3_prefix_list.node.find_child("Resource")
+                                  .node.default_child)  # fmt: skip
+    props = template["Resources"][group]["Properties"]
+    assert props["SecurityGroupEgress"] == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "DestinationPrefixListId": {"Fn::GetAtt": [lookup, "PrefixLists.0.PrefixListId"]},
+            "Description": "S3 through the gateway endpoint, for COPY",
+        }
+    ]
+    assert "SecurityGroupIngress" not in props
+    for kind in ("AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupIngress"):
+        assert not [
+            r for r in resources(template, kind).values()
+            if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+        ]  # fmt: skip
+    (lookup_call,) = resources(template, "Custom::AWS").values()
+    assert "prefix-list-name" in json.dumps(lookup_call["Properties"]["Create"])
+
+
+def test_the_s3_endpoint_lets_through_reads_of_the_project_buckets_only(synthesized):
+    stack = synthesized.stacks["prod"]
+    template = synthesized.templates["prod"]
+    (endpoint,) = resources(template, "AWS::EC2::VPCEndpoint").values()
+    statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
+    ours = {
+        stack.get_logical_id(b.node.default_child)
+        for b in (stack.storage.curated, stack.storage.analytics, stack.orchestration.dag_bucket)
+    }
+    named = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [
+            statement["Action"]]  # fmt: skip
+        assert all(a in ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+                         "s3:GetBucketLocation") for a in actions)  # fmt: skip
+        targets = statement["Resource"]
+        for target in targets if isinstance(targets, list) else [targets]:
+            text = json.dumps(target)
+            assert target != "*" and "*" not in text.replace("/*", "")
+            refs = {i for i in ours if i in text}
+            assert refs or "-starport-layer-bucket/*" in text, text  # ECR layers for MWAA
+            named |= refs
+    assert named == ours  # the raw bucket, Athena results and access logs are not reachable
