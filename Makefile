@@ -63,6 +63,8 @@ synth: $(STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 # tests/infra/test_stack.py). Accepted findings are skipped on their resources, with reasons
 # (infra/checkov.py); anything else fails.
 checkov: $(CHECKOV_STAMP)
+	@test -n "$(wildcard cdk.out/RetailEtl-*.template.json)" \
+		|| { echo "no templates in cdk.out: run make synth" >&2; exit 1; }
 	$(CHECKOV) --framework cloudformation --skip-download --compact --quiet \
 		$(foreach t,$(wildcard cdk.out/RetailEtl-*.template.json),-f $(t))
 
