@@ -72,9 +72,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(HADOLINT) Dockerfile
 
-$(CHECKOV_STAMP): requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+# Installed by .venv's pip (no pip of its own) and without byte-compiling: about a third less
+# install time in CI, which builds it afresh in every clean clone.
+$(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(PY) -m pip --python $(CHECKOV_VENV)/bin/python install --quiet \
+		--disable-pip-version-check --no-compile -r requirements-checkov.txt
 	touch $(CHECKOV_STAMP)
 
 $(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
