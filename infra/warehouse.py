@@ -4,7 +4,7 @@ analytics buckets and the data key."""
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -54,11 +54,14 @@ class Network(Construct):
                     name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
                 ),
             ]
+        # Three AZs: Redshift Serverless needs subnets in at least three. The stack is
+        # environment-agnostic, where CDK would pick two; the deploy region's first three are
+        # named through Fn::GetAZs instead.
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=3,
+            availability_zones=[Fn.select(i, Fn.get_azs()) for i in range(3)],
             nat_gateways=1 if needs_egress else 0,
             subnet_configuration=subnets,
             restrict_default_security_group=True,

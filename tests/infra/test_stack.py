@@ -647,11 +647,14 @@ def test_every_checkov_acknowledgment_says_why(checkov_report):
     }
 
 
-def test_the_warehouse_subnets_have_no_route_out_but_the_s3_gateway_endpoint(synthesized):
+def test_the_warehouse_has_three_isolated_subnets_routed_only_to_the_s3_endpoint(synthesized):
     template = synthesized.templates["prod"]
     (workgroup,) = resources(template, "AWS::RedshiftServerless::Workgroup").values()
     subnets = [s["Ref"] for s in workgroup["Properties"]["SubnetIds"]]
-    assert len(subnets) >= 2
+    # Redshift Serverless needs subnets in at least three availability zones
+    zones = {json.dumps(template["Resources"][s]["Properties"]["AvailabilityZone"])
+             for s in subnets}  # fmt: skip
+    assert len(subnets) >= 3 and len(zones) == len(subnets)
     tables = {
         a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
         for a in resources(template, "AWS::EC2::SubnetRouteTableAssociation").values()
