@@ -22,7 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.ingestion import _retention
+from infra.log_groups import retention as _retention
 from infra.runtime import RUNTIME, LambdaRuntime
 from retail_etl.config import Settings
 from retail_etl.domain import lake
