@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,9 +22,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.ingestion import _retention
+from infra.log_groups import retention as _retention
 from infra.runtime import RUNTIME, LambdaRuntime
 from retail_etl.config import Settings
+from retail_etl.domain import lake
 
 REPO = Path(__file__).resolve().parents[1]
 POLL_INTERVAL_S = 15
@@ -97,19 +98,47 @@ class Aggregation(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(key),
         )
+        # Least privilege, instead of AWSGlueServiceRole (glue:* on *, s3 on every aws-glue-*
+        # bucket, ec2/iam reads): the job reads the date's curated data files and its manifest,
+        # writes its output under one prefix, logs under /aws-glue/ and sends the Glue job
+        # metrics. It never calls the Data Catalog (it reads the files PrepareGlue lists) and
+        # runs in no VPC. Its script comes from the CDK asset bucket (granted by CDK).
         glue_role = iam.Role(
             self,
             "GlueJobRole",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="retail-etl aggregate_day Spark job: read curated, write aggregates",
-        )
-        glue_role.add_managed_policy(
-            iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSGlueServiceRole")
+            description="retail-etl aggregate_day Spark job: read curated, write its output",
         )
         curated.grant_read(glue_role)
-        analytics.grant_read_write(glue_role)
-        analytics.grant_delete(glue_role)
+        analytics.grant_read(glue_role, f"{lake.MANIFESTS_PREFIX}/glue/*")
+        analytics.grant_read_write(glue_role, f"{lake.GLUE_OUTPUT_PREFIX}/*")
+        analytics.grant_delete(glue_role, f"{lake.GLUE_OUTPUT_PREFIX}/*")  # Spark's _temporary
         key.grant_encrypt_decrypt(glue_role)
+        stack = Stack.of(self)
+        glue_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:AssociateKmsKey",  # the security configuration encrypts them
+                ],
+                resources=[
+                    f"arn:{stack.partition}:logs:{stack.region}:{stack.account}"
+                    ":log-group:/aws-glue/*"
+                ],
+            )
+        )
+        glue_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # takes no resource; limited to the Glue namespace
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            )
+        )
+        self.glue_role = glue_role
         self.glue_job = glue.PySparkEtlJob(
             self,
             "AggregateDayJob",
@@ -397,6 +426,7 @@ class Aggregation(Construct):
             memory_size=self._memory,
             timeout=Duration.seconds(timeout_s),
             environment=self._env,
+            environment_encryption=self._key,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=logs.LogGroup(
                 self,
@@ -406,5 +436,6 @@ class Aggregation(Construct):
                 removal_policy=self._removal,
             ),
         )
+        self._key.grant_decrypt(fn)  # its environment is encrypted with the data key
         self.functions.append(fn)
         return fn

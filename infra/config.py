@@ -35,6 +35,8 @@ class EnvironmentConfig:
     raw_infrequent_access_days: int = 30
     raw_expire_days: int = 365
     quarantine_expire_days: int = 90
+    # versioned buckets: how long a deleted or replaced object stays recoverable
+    noncurrent_version_days: int = 30
     log_retention_days: int = 90
     athena_bytes_scanned_cutoff: int = 10 << 30
     airflow_version: str = "3.3.1"  # the version tests/dags run

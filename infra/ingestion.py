@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.log_groups import retention as _retention
 from infra.runtime import RUNTIME, LambdaRuntime
 from retail_etl.adapters.ledger import KEY_SCHEMA
 from retail_etl.config import Settings
@@ -118,6 +119,7 @@ class Ingestion(Construct):
                 "POWERTOOLS_SERVICE_NAME": "retail-etl-ingest",
                 "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
             },
+            environment_encryption=key,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=logs.LogGroup(
                 self,
@@ -132,6 +134,7 @@ class Ingestion(Construct):
                 self.queue, batch_size=5, report_batch_item_failures=True, max_concurrency=None
             )
         )
+        key.grant_decrypt(self.function)  # its environment is encrypted with the data key
         raw.grant_read(self.function)
         curated.grant_read_write(self.function)
         curated.grant_delete(self.function)
@@ -183,15 +186,3 @@ def _account(scope: Construct) -> str:
     from aws_cdk import Stack
 
     return Stack.of(scope).account
-
-
-def _retention(days: int) -> logs.RetentionDays:
-    """The shortest CloudWatch Logs retention that keeps at least `days`."""
-    r = logs.RetentionDays
-    choices = [
-        (1, r.ONE_DAY), (3, r.THREE_DAYS), (5, r.FIVE_DAYS), (7, r.ONE_WEEK), (14, r.TWO_WEEKS),
-        (30, r.ONE_MONTH), (60, r.TWO_MONTHS), (90, r.THREE_MONTHS), (120, r.FOUR_MONTHS),
-        (150, r.FIVE_MONTHS), (180, r.SIX_MONTHS), (365, r.ONE_YEAR), (400, r.THIRTEEN_MONTHS),
-        (545, r.EIGHTEEN_MONTHS), (731, r.TWO_YEARS), (1827, r.FIVE_YEARS), (3653, r.TEN_YEARS),
-    ]  # fmt: skip
-    return next(member for limit, member in choices if limit >= days)

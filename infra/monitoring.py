@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.log_groups import log_group
 from infra.runtime import RUNTIME, LambdaRuntime
 
 
@@ -45,6 +46,9 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         glue_job_name: str,
         freshness_hour_utc: int,
+        key: kms.IKey,
+        log_retention_days: int,
+        destroy_data: bool,
     ) -> None:
         super().__init__(scope, id)
         action = cw_actions.SnsAction(topic)
@@ -111,8 +115,17 @@ class Monitoring(Construct):
                 "RETAIL_ETL_RAW_BUCKET": raw.bucket_name,
                 "ALERT_TOPIC_ARN": topic.topic_arn,
             },
+            environment_encryption=key,
             tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group(
+                self,
+                "FreshnessLogs",
+                key=key,
+                retention_days=log_retention_days,
+                destroy_data=destroy_data,
+            ),
         )
+        key.grant_decrypt(self.freshness)  # its environment is encrypted with the data key
         raw.grant_read(self.freshness)
         topic.grant_publish(self.freshness)
         events.Rule(

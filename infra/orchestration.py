@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import ArnFormat, Aws, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,6 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.log_groups import log_group
+from infra.storage import deleted_versions_expire
 from infra.warehouse import Network
 
 STATE_MACHINE_OPTION = "retail_etl.state_machine_arn"  # read by the DAG from its config
@@ -64,19 +66,22 @@ class Airflow(Construct):
         name: str,
         network: Network,
         key: kms.IKey,
-        state_machine: sfn.IStateMachine,
+        state_machine: sfn.StateMachine,
         alert_topic: sns.ITopic,
         schedule: str,
         access_logs: s3.IBucket,
         airflow_version: str,
         environment_class: str,
         destroy_data: bool,
+        log_retention_days: int,
+        noncurrent_version_days: int,
     ) -> None:
         super().__init__(scope, id)
         self.dag_bucket = s3.Bucket(
             self,
             "Dags",
             versioned=True,  # MWAA requires a versioned bucket
+            lifecycle_rules=deleted_versions_expire(noncurrent_version_days),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -98,7 +103,30 @@ class Airflow(Construct):
         self.dag_bucket.grant_read(self.role)
         key.grant_encrypt_decrypt(self.role)
         state_machine.grant_start_execution(self.role)
-        state_machine.grant_read(self.role)
+        # What the DAG reads (the sensor's and the failure callback's DescribeExecution), on
+        # this state machine's executions only: grant_read would add states:ListActivities and
+        # DescribeActivity on every resource of the account.
+        stack = Stack.of(self)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WatchTheDailyRun",
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeStateMachine"],
+                resources=[state_machine.state_machine_arn],
+            )
+        )
         alert_topic.grant_publish(self.role)
         self.dag_deployment = s3_deployment.BucketDeployment(
             self,
@@ -107,6 +135,13 @@ class Airflow(Construct):
             destination_bucket=self.dag_bucket,
             destination_key_prefix="dags",
             prune=True,
+            log_group=log_group(
+                self,
+                "DeployDagsLogs",
+                key=key,
+                retention_days=log_retention_days,
+                destroy_data=destroy_data,
+            ),
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -8,8 +8,10 @@ from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
 from infra.aggregation import Aggregation
+from infra.checkov import acknowledge_findings as acknowledge_checkov_findings
 from infra.config import EnvironmentConfig
 from infra.ingestion import Ingestion
+from infra.log_groups import give_every_function_a_log_group
 from infra.monitoring import AlertTopic, Monitoring
 from infra.nag import suppress_findings
 from infra.orchestration import Airflow, EventBridgeSchedule
@@ -45,6 +47,7 @@ class RetailEtlStack(Stack):
             raw_infrequent_access_days=config.raw_infrequent_access_days,
             raw_expire_days=config.raw_expire_days,
             quarantine_expire_days=config.quarantine_expire_days,
+            noncurrent_version_days=config.noncurrent_version_days,
         )
         key = self.storage.key
         self.alerts = AlertTopic(self, "Alerting", key=key, email=config.alert_email)
@@ -128,11 +131,15 @@ class RetailEtlStack(Stack):
                 airflow_version=config.airflow_version,
                 environment_class=config.mwaa_environment_class,
                 destroy_data=config.destroy_data,
+                log_retention_days=config.log_retention_days,
+                noncurrent_version_days=config.noncurrent_version_days,
             )
         else:
             self.orchestration = EventBridgeSchedule(
                 self, "Schedule", state_machine=state_machine, cron=config.schedule_utc
             )
+        if self.network is not None:
+            self._limit_s3_endpoint(config)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -145,8 +152,31 @@ class RetailEtlStack(Stack):
             state_machine=state_machine,
             glue_job_name=self.aggregation.glue_job.job_name,
             freshness_hour_utc=config.freshness_hour_utc,
+            key=key,
+            log_retention_days=config.log_retention_days,
+            destroy_data=config.destroy_data,
+        )
+        # CDK's own handlers (bucket notifications, auto-delete, default-SG restriction) too
+        give_every_function_a_log_group(
+            self,
+            key=key,
+            retention_days=config.log_retention_days,
+            destroy_data=config.destroy_data,
         )
         CfnOutput(self, "RawBucket", value=self.storage.raw.bucket_name)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "LedgerTable", value=self.ingestion.ledger.table_name)
         suppress_findings(self)
+        acknowledge_checkov_findings(self)
+
+    def _limit_s3_endpoint(self, config: EnvironmentConfig) -> None:
+        """What reads S3 from inside the VPC: Redshift's COPY (curated data files, analytics
+        manifests and aggregates) and MWAA (its DAG bucket; its workers' container image
+        layers, which ECR serves from the AWS-owned prod-<region>-starport-layer-bucket)."""
+        buckets, aws_owned = [], []
+        if config.warehouse:
+            buckets += [self.storage.curated, self.storage.analytics]
+        if config.scheduler == "mwaa":
+            buckets.append(self.orchestration.dag_bucket)
+            aws_owned.append(f"arn:{Aws.PARTITION}:s3:::prod-{Aws.REGION}-starport-layer-bucket/*")
+        self.network.allow_through_s3_endpoint(buckets, aws_owned)

@@ -1,14 +1,25 @@
 """Storage: one KMS key, the raw, curated, analytics and Athena-results buckets, access logs.
 
-Every bucket is KMS-encrypted, TLS-only, blocks public access and logs access to the log
-bucket; raw is versioned (a file version is the unit of exactly-once) and sends EventBridge
-notifications. Lifecycle rules move raw files to cheaper storage and expire them and the
-quarantine after the configured days.
+Every bucket is KMS-encrypted (the access-log bucket S3-managed: log delivery cannot use a KMS
+key), TLS-only, blocks public access, logs access to the log bucket and is versioned. Raw sends
+EventBridge notifications; a raw file version is the unit of exactly-once. Lifecycle rules move
+raw files to cheaper storage and expire them and the quarantine after the configured days.
 
-The curated bucket is deliberately not versioned: curated data is moving to Apache Iceberg
-tables (issue 11), whose snapshots are the recovery path (time travel, rollback to a snapshot),
-and every curated object can be rebuilt from the versioned raw bucket and the ledger. S3
-versioning on top would keep every rewritten data and metadata file a second time.
+Curated (and analytics) versioning, the decision: versioning is ON, with noncurrent versions
+expiring after `noncurrent_version_days` (30 by default). The two recovery paths cover
+different accidents:
+
+* a bad commit (a wrong products file refreshed into the dates, a bad replay): Iceberg
+  snapshots, time travel and `rollback_to_snapshot` (docs/runbook.md). S3 versioning does not
+  help here: Iceberg never overwrites an object, every commit writes new files.
+* a deleted object (an operator's `aws s3 rm`, a too-eager `VACUUM`/`remove_orphan_files`, a
+  bug deleting under `data/` or `metadata/`): the snapshots still name the file, and only S3
+  versioning brings it back; rebuilding from raw is possible only while raw keeps the files
+  (`raw_expire_days`).
+
+The cost is low because Iceberg writes every data and metadata file under a new key: a
+noncurrent version exists only for a file that was deleted (expired snapshots, orphans, the
+quarantine and `_staging/` expiries), and only for `noncurrent_version_days`.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.log_groups import allow_cloudwatch_logs
 from retail_etl.config import Settings
 
 
@@ -32,6 +44,7 @@ class Storage(Construct):
         raw_infrequent_access_days: int,
         raw_expire_days: int,
         quarantine_expire_days: int,
+        noncurrent_version_days: int,
     ) -> None:
         super().__init__(scope, id)
         removal = RemovalPolicy.DESTROY if destroy_data else RemovalPolicy.RETAIN
@@ -42,18 +55,25 @@ class Storage(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
+        allow_cloudwatch_logs(self.key)  # every log group of the stack is encrypted with it
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,  # S3 log delivery cannot use KMS keys
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="access-logs-expire", expiration=Duration.days(365)),
+                *deleted_versions_expire(noncurrent_version_days),
+            ],
             removal_policy=removal,
             auto_delete_objects=destroy_data,
         )
 
-        def bucket(name: str, physical: str, **kwargs) -> s3.Bucket:
+        deleted_versions = deleted_versions_expire(noncurrent_version_days)
+
+        def bucket(name: str, physical: str, lifecycle_rules=(), **kwargs) -> s3.Bucket:
             return s3.Bucket(
                 self,
                 name,
@@ -67,13 +87,14 @@ class Storage(Construct):
                 server_access_logs_prefix=f"{name.lower()}/",
                 removal_policy=removal,
                 auto_delete_objects=destroy_data,
+                versioned=True,
+                lifecycle_rules=[*lifecycle_rules, *deleted_versions],
                 **kwargs,
             )
 
         self.raw = bucket(
             "Raw",
             settings.raw_bucket,
-            versioned=True,
             event_bridge_enabled=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -85,7 +106,6 @@ class Storage(Construct):
                         )
                     ],
                     expiration=Duration.days(raw_expire_days),
-                    noncurrent_version_expiration=Duration.days(raw_infrequent_access_days),
                 )
             ],
         )
@@ -107,5 +127,18 @@ class Storage(Construct):
         self.athena_results = bucket(
             "AthenaResults",
             None,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30))],
+            lifecycle_rules=[s3.LifecycleRule(id="results-expire", expiration=Duration.days(30))],
         )
+
+
+def deleted_versions_expire(days: int) -> list[s3.LifecycleRule]:
+    """A deleted or replaced object stays recoverable for `days`, then goes; the delete
+    markers left behind once their versions are gone are removed too."""
+    return [
+        s3.LifecycleRule(
+            id="noncurrent-versions-expire",
+            noncurrent_version_expiration=Duration.days(days),
+            expired_object_delete_marker=True,
+            abort_incomplete_multipart_upload_after=Duration.days(7),
+        )
+    ]
