@@ -157,3 +157,49 @@ def test_bad_sql_is_one_line_and_exit_2(first_run, capsys):
     assert main(["query", "--warehouse", warehouse, "SELEC nothing FROM nowhere"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: query failed: Parser Error") and err.count("\n") == 1
+
+
+def test_run_on_a_folder_without_the_layout_exits_2_naming_it(tmp_path, capsys):
+    (tmp_path / "in" / "2026-11-01").mkdir(parents=True)
+    (tmp_path / "in" / "2026-11-01" / "events.csv").write_text(EVENTS)
+    code = main(["run", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "/events/" in err and "/products/" in err and "dt=2026-11-01" in err
+    assert not (tmp_path / "out").exists()  # it made nothing, and claims nothing
+
+
+def test_a_failed_file_is_never_ok_and_the_run_ends_with_the_totals(first_run):
+    _, report, _ = first_run
+    ok = {f["key"].rpartition("/")[2]: f["ok"] for f in report["files"]}
+    assert ok == {
+        "products.csv": True, "events.csv": True, "empty.csv": False, "junk.csv": False,
+        "truncated.csv.gz": False, "table.parquet": False,
+    }  # fmt: skip
+    assert report["totals"] == {
+        "files_ok": 2, "files_failed": 4, "rows_in": 7, "curated": 5, "quarantined": 2,
+        "duplicate": 0, "excluded": 0, "dates_loaded": 1,
+    }  # fmt: skip
+    [offending] = [o for o in report["offending_values"] if o["reason"] == "invalid_timestamp"]
+    assert (offending["value"], offending["rows"]) == ("not-a-time", 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_query_writes_csv_json_or_a_right_aligned_table(first_run, capsys, fmt):
+    _, _, root = first_run
+    capsys.readouterr()
+    sql = "SELECT category, revenue, purchases FROM retail.daily_category_revenue ORDER BY 1"
+    warehouse = str(root / "out" / "warehouse.duckdb")
+    assert main(["query", "--warehouse", warehouse, "--format", fmt, sql]) == 0
+    out = capsys.readouterr().out
+    if fmt == "csv":
+        assert out.splitlines() == ["category,revenue,purchases", "Home,19.98,1", "Office,1.50,1"]
+    elif fmt == "json":
+        assert json.loads(out) == [
+            {"category": "Home", "revenue": "19.98", "purchases": 1},
+            {"category": "Office", "revenue": "1.50", "purchases": 1},
+        ]
+    else:
+        [home] = [line for line in out.splitlines() if "Home" in line]
+        cells = [c for c in home.split("│") if c.strip()]
+        assert cells[1].endswith("19.98 ") and cells[1].startswith("  ")  # right-aligned
