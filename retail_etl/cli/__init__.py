@@ -79,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--out", required=True, help="a folder, or s3://bucket/prefix")
     gen.add_argument("--days", type=_positive, default=3, help="consecutive days of events")
-    gen.add_argument(
-        "--events-per-day", type=_positive, default=20_000, help="event rows per day"
-    )
+    gen.add_argument("--events-per-day", type=_positive, default=20_000, help="event rows per day")
     gen.add_argument("--products", type=_positive, default=500, help="products in the catalogue")
     gen.add_argument("--seed", type=int, default=0, help="random seed: same seed, same files")
     gen.add_argument(
@@ -118,9 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file and show that exactly its dates are re-aggregated.",
     )
     demo.add_argument("--days", type=_positive, default=3, help="days of generated events")
-    demo.add_argument(
-        "--events-per-day", type=_positive, default=20_000, help="event rows per day"
-    )
+    demo.add_argument("--events-per-day", type=_positive, default=20_000, help="event rows per day")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the generated data")
     demo.add_argument(
         "--keep", type=Path, help="keep input and output in this folder (default: a temporary one)"
@@ -140,7 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="a table to read, or CSV / JSON (one object per row) for other tools",
     )
-    query.add_argument("sql", help='e.g. "SELECT * FROM retail.daily_category_revenue"')
+    query.add_argument(
+        "--lake",
+        action="store_true",
+        help="query the lake's tables instead (quarantine, parked_events, curated_events, "
+        "product_history, the aggregates) as the run in --out left them",
+    )
+    query.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="--lake: a local run's output folder"
+    )
+    query.add_argument(
+        "sql",
+        help='e.g. "SELECT * FROM retail.daily_category_revenue"; with --lake, '
+        '"SELECT reason, count(*) FROM quarantine GROUP BY 1"',
+    )
 
     status = sub.add_parser("status", help="files by status, failures, dirty dates, DLQ depth")
     _target(status)

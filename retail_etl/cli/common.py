@@ -69,9 +69,12 @@ def write_json(path: Path | None, report: dict[str, Any]) -> None:
 
 
 @contextmanager
-def spinner(message: str):
-    """A live status line on a terminal; one plain line per step when piped (CI logs)."""
-    if console.is_terminal:
+def spinner(message: str, quiet: bool = False):
+    """A live status line on a terminal; one plain line per step when piped (CI logs);
+    nothing at all when `quiet`."""
+    if quiet:
+        yield lambda text: None
+    elif console.is_terminal:
         with console.status(message) as status:
             yield status.update
     else:

@@ -19,13 +19,8 @@ MAX_BACKFILL_DAYS = 366
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    if not args.warehouse.is_file():
-        raise UsageError(f"no warehouse at {args.warehouse} (run `python -m retail_etl run` first)")
     try:
-        with duckdb.connect(str(args.warehouse), read_only=True) as con:
-            result = con.execute(args.sql)
-            columns = [c[0] for c in result.description or []]
-            rows = result.fetchmany(MAX_QUERY_ROWS + 1)
+        columns, rows = _query_lake(args) if args.lake else _query_warehouse(args)
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from exc
     shown = rows[:MAX_QUERY_ROWS]
@@ -41,15 +36,41 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _query_warehouse(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
+    import duckdb
+
+    if not args.warehouse.is_file():
+        raise UsageError(f"no warehouse at {args.warehouse} (run `retail-etl run` first)")
+    with duckdb.connect(str(args.warehouse), read_only=True) as con:
+        result = con.execute(args.sql)
+        return [c[0] for c in result.description or []], result.fetchmany(MAX_QUERY_ROWS + 1)
+
+
+def _query_lake(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
+    """SQL over the lake's tables (quarantine, parked_events, curated_events, …) as the
+    local run left them, by their catalog names, as Athena sees them in AWS."""
+    from retail_etl.operations.report import ALL_TABLES, DuckDBOverLake
+
+    with local_pipeline(args, read_only=True, tables=True, quiet=True) as p:
+        engine = DuckDBOverLake(p.lake, ALL_TABLES)
+    try:
+        return engine.execute(args.sql, MAX_QUERY_ROWS + 1)
+    finally:
+        engine.close()
+
+
 @contextmanager
-def local_pipeline(args: argparse.Namespace, read_only: bool = False, tables: bool = False):
-    """The local run's state in `args.out`, restored into a fresh emulator."""
+def local_pipeline(
+    args: argparse.Namespace, read_only: bool = False, tables: bool = False, quiet: bool = False
+):
+    """The local run's state in `args.out`, restored into a fresh emulator. `quiet`: no
+    progress lines, so stdout carries only the result (`query --format csv|json`)."""
     from retail_etl.local.runtime import LocalPipeline
 
     if not (args.out / LEDGER_JSON).is_file():
-        raise UsageError(f"no local run state in {args.out} (run `python -m retail_etl run` first)")
+        raise UsageError(f"no local run state in {args.out} (run `retail-etl run` first)")
     with (
-        spinner(f"restoring the local run in {args.out} …") as progress,
+        spinner(f"restoring the local run in {args.out} …", quiet) as progress,
         LocalPipeline(args.out, progress=progress, read_only=read_only, tables=tables) as pipeline,
     ):
         yield pipeline

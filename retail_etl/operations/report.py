@@ -219,22 +219,35 @@ REPORT_TABLES: dict[str, tuple[lake.LakeTable, tuple[str, ...]]] = {
 }
 
 
-class DuckDBOverLake:
-    """The report's tables read from the lake (only the columns the queries use) into an
-    in-memory DuckDB: a local run's folder has no Athena."""
+# `retail-etl query --lake`: every table, every column
+ALL_TABLES: dict[str, tuple[lake.LakeTable, tuple[str, ...]]] = {
+    name: (spec, ("*",)) for name, spec in lake.TABLES.items()
+}
 
-    def __init__(self, tables: Lake) -> None:
+
+class DuckDBOverLake:
+    """Lake tables' current rows (only the columns asked for) in an in-memory DuckDB, under
+    their catalog names: a local run's folder has no Athena. (Its data folders also hold the
+    files of older snapshots, so reading the Parquet directly would count replaced rows.)"""
+
+    def __init__(
+        self, tables: Lake, which: dict[str, tuple[lake.LakeTable, tuple[str, ...]]] | None = None
+    ) -> None:
         import duckdb
 
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
-        for name, (spec, columns) in REPORT_TABLES.items():
+        for name, (spec, columns) in (which or REPORT_TABLES).items():
             self.con.register(name, tables.read(spec, None, columns))
 
-    def rows(self, sql: str) -> list[Row]:
+    def execute(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:
         result = self.con.execute(sql)
-        names = [c[0] for c in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        names = [c[0] for c in result.description or []]
+        return names, result.fetchall() if limit is None else result.fetchmany(limit)
+
+    def rows(self, sql: str) -> list[Row]:
+        names, rows = self.execute(sql)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def close(self) -> None:
         self.con.close()
