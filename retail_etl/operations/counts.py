@@ -266,7 +266,10 @@ def pipeline_counts(
     sources. `records`: the ledger's file versions when the caller has them already."""
     records = ledger.files() if records is None else records
     newest: dict[str, FileRecord] = {}
-    for record in sorted(records, key=lambda r: (r.started_at, r.status == DONE)):
+    # the newest claim wins, but a version a newer one replaced (SUPERSEDED) never does: with
+    # concurrent deliveries the replaced one may have been claimed last
+    order = sorted(records, key=lambda r: (r.status != SUPERSEDED, r.started_at, r.status == DONE))
+    for record in order:
         newest[record.key] = record
     rows = _lake_rows(tables, sorted(newest))
     files = {key: _from_lake(record, rows) for key, record in newest.items()}

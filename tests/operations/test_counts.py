@@ -132,3 +132,14 @@ def test_offending_values_are_read_from_the_raw_record():
     raw = '{"Event_Type": "tap", "ts": 1}'
     assert field_value(raw, None, ("event_type",)) == "tap"
     assert field_value("not json", None, ("event_type",)) == "not json"
+
+
+def test_a_version_replaced_by_a_newer_one_is_never_the_current_one():
+    from retail_etl.adapters.ledger import SUPERSEDED
+
+    # claimed last (concurrent deliveries), yet replaced: the DONE version is the current one
+    replaced = record(EVENTS, "v1", SUPERSEDED, 5, rows_in=9, rows_curated=9)
+    current = record(EVENTS, "v2", DONE, 4, rows_in=2, rows_curated=2)
+    tables = FakeLake(curated=[EVENTS, EVENTS], parked=[], quarantine=[])
+    counts = pipeline_counts(FakeLedger([replaced, current]), tables, FakeStore({}), "raw")
+    assert counts.files[EVENTS].version == "v2" and counts.totals().rows_in == 2
