@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEPS_STAMP := $(VENV)/.deps-installed
 EVENTS ?= 5000000
 INGEST_EVENTS ?= 1000000
 E2E_EVENTS_PER_DAY ?= 1000000
@@ -36,13 +37,18 @@ CHROMIUM ?= /usr/bin/chromium
 
 venv: $(STAMP)
 
-# `-e .`: the project itself, editable, so the `retail-etl` command lands in .venv/bin and works
-# from any directory (it reads cdk.json and sql/ from this tree).
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+# The pinned dependencies first (the Dockerfile installs them before copying the code), then
+# the project itself, editable (`-e .`), so the `retail-etl` command lands in .venv/bin and
+# works from any directory (it reads cdk.json and sql/ from this tree).
+$(DEPS_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(PY) -m pip install --quiet --disable-pip-version-check \
-		-r requirements.txt -r requirements-dev.txt -c constraints.txt -e .
+		-r requirements.txt -r requirements-dev.txt -c constraints.txt
+	touch $(DEPS_STAMP)
+
+$(STAMP): $(DEPS_STAMP) pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 $(NPM_STAMP): package.json package-lock.json

@@ -30,4 +30,4 @@ def test_the_build_backend_is_pinned_and_the_packages_exclude_tests():
 
 def test_make_venv_installs_the_project():
     makefile = (REPO / "Makefile").read_text()
-    assert "-c constraints.txt -e ." in makefile
+    assert "--no-deps -e ." in makefile

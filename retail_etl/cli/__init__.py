@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a local run's state survives even SIGKILL: run it again
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if not is_aws_access_error(exc):
             raise  # a bug: the traceback is what a maintainer needs

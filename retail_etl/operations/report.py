@@ -129,7 +129,7 @@ QUERIES: dict[str, str] = {
         GROUP BY 1, 2
         UNION ALL
         SELECT CAST(event_date AS VARCHAR), 'unknown_product', count(*)
-        FROM parked_events GROUP BY 1, 2
+        FROM parked_events GROUP BY 1
         ORDER BY 1, 2""",
     "freshness": """
         SELECT CAST(max(event_ts) AS VARCHAR) AS latest_event,
