@@ -119,11 +119,17 @@ def _athena_result(columns: list[str], rows: list[list[str]]) -> dict:
     }
 
 
-def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(stack, tmp_path):
+def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(
+    stack, tmp_path, capsys
+):
     """moto's Athena runs no SQL: it answers each query with the next canned result, in the
     order the report asks (`QUERIES`). What this checks is the path: the workgroup and
-    database, Athena's header row and paging, exact decimals, the ledger from DynamoDB."""
+    database, Athena's header row and paging, exact decimals, the ledger from DynamoDB; and
+    first that a stack without its workgroup is one line and exit 2."""
     settings, _ = stack
+    assert main(["report", "--stack", STACK, "--html", str(tmp_path / "none.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Athena query failed: workgroup ") and err.count("\n") == 1
     canned = {
         "revenue": _athena_result(
             ["event_date", "category", "revenue", "purchases", "units"],
@@ -168,8 +174,3 @@ def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(stack
         assert q["WorkGroup"] == f"{settings.glue_database}_analysts"
         assert q["QueryExecutionContext"]["Database"] == settings.glue_database
 
-
-def test_report_on_a_stack_without_its_workgroup_is_one_line_and_exit_2(stack, tmp_path, capsys):
-    assert main(["report", "--stack", STACK, "--html", str(tmp_path / "r.html")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: Athena query failed: workgroup ") and err.count("\n") == 1
