@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-# colour-blind-safe categorical palette (Okabe–Ito), repeated when there are more series
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# Okabe–Ito's colour-blind-safe eight, then Paul Tol's muted ones: 16 distinct colours, enough
+# for every quarantine reason (15) without two series sharing one; repeated beyond that
+PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+    "#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#88CCEE", "#117733", "#DDCC77",
+)  # fmt: skip
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 Number = int | float | Decimal
