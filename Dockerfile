@@ -34,9 +34,11 @@ COPY --chown=1000:1000 Makefile requirements.txt requirements-dev.txt constraint
     requirements-airflow.txt package.json package-lock.json ./
 COPY --chown=1000:1000 dags/constraints.txt dags/constraints.txt
 USER 1000
-RUN make venv node_modules/.installed .venv-airflow/.installed
+RUN make .venv/.deps-installed node_modules/.installed .venv-airflow/.installed
 
 COPY --chown=1000:1000 . .
+# the project itself, editable: the `retail-etl` command
+RUN make venv
 
 ENTRYPOINT ["make"]
 CMD ["demo"]

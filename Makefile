@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEPS_STAMP := $(VENV)/.deps-installed
 EVENTS ?= 5000000
 INGEST_EVENTS ?= 1000000
 E2E_EVENTS_PER_DAY ?= 1000000
@@ -33,15 +34,25 @@ NPM_STAMP := node_modules/.installed
 ENV ?= dev
 HADOLINT := $(VENV)/bin/hadolint
 
-.PHONY: venv test lint checkov demo bench synth deploy dag-test clean
+# The report's browser test drives a real headless Chromium (Debian's package).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: venv test lint checkov demo bench synth deploy dag-test clean chromium
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+# The pinned dependencies first (the Dockerfile installs them before copying the code), then
+# the project itself, editable (`-e .`), so the `retail-etl` command lands in .venv/bin and
+# works from any directory (it reads cdk.json and sql/ from this tree).
+$(DEPS_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
 	$(PY) -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -r requirements-dev.txt -c constraints.txt
+	touch $(DEPS_STAMP)
+
+$(STAMP): $(DEPS_STAMP) pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 $(NPM_STAMP): package.json package-lock.json
@@ -87,8 +98,17 @@ $(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
 	touch $(AIRFLOW_STAMP)
 
 # Both cores: test modules are spread over two workers (a module's tests stay together).
-test: lint dag-test $(CHECKOV_STAMP)
-	$(PY) -m pytest -n 2 --dist loadscope
+test: lint dag-test chromium $(CHECKOV_STAMP)
+	RETAIL_ETL_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 --dist loadscope
+
+# Found, or installed from the Debian packages (CI runs as root; elsewhere through sudo).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$SUDO apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+	@$(CHROMIUM) --version
 
 # The DAG on real Airflow against moto, running the state machine synthesized from the CDK app.
 dag-test: $(STAMP) $(AIRFLOW_STAMP)

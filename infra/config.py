@@ -17,6 +17,10 @@ class EnvironmentConfig:
     scheduler: str = "eventbridge"  # "mwaa" or "eventbridge"
     warehouse: bool = False
     destroy_data_on_delete: bool = False  # only ever honoured outside prod
+    # an existing bucket producers already write to, imported as the raw zone instead of
+    # creating one: never modified or deleted by the stack beyond turning on its EventBridge
+    # notifications (see docs/deploy.md); it should be versioned
+    existing_raw_bucket: str = ""
     alert_email: str = ""
     schedule_utc: str = "cron(30 2 * * ? *)"  # daily run, UTC
     freshness_hour_utc: int = 6  # alarm when no events file arrived by this hour

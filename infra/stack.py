@@ -25,6 +25,8 @@ def settings_for(config: EnvironmentConfig) -> Settings:
     """The names both this stack and the local runtime use (account and region resolved at
     deploy time, so the template stays environment-agnostic)."""
     base = Settings.for_prefix(config.prefix, Aws.ACCOUNT_ID, Aws.REGION)
+    if config.existing_raw_bucket:
+        base = replace(base, raw_bucket=config.existing_raw_bucket)
     return replace(base, glue_threshold_bytes=config.glue_threshold_bytes)
 
 
@@ -48,6 +50,7 @@ class RetailEtlStack(Stack):
             raw_expire_days=config.raw_expire_days,
             quarantine_expire_days=config.quarantine_expire_days,
             noncurrent_version_days=config.noncurrent_version_days,
+            existing_raw_bucket=config.existing_raw_bucket,
         )
         key = self.storage.key
         self.alerts = AlertTopic(self, "Alerting", key=key, email=config.alert_email)

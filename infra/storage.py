@@ -45,6 +45,7 @@ class Storage(Construct):
         raw_expire_days: int,
         quarantine_expire_days: int,
         noncurrent_version_days: int,
+        existing_raw_bucket: str = "",
     ) -> None:
         super().__init__(scope, id)
         removal = RemovalPolicy.DESTROY if destroy_data else RemovalPolicy.RETAIN
@@ -92,7 +93,9 @@ class Storage(Construct):
                 **kwargs,
             )
 
-        self.raw = bucket(
+        # cdk.json `existing_raw_bucket`: import that bucket instead of creating this one
+        raw_bucket = self._importer(existing_raw_bucket) if existing_raw_bucket else bucket
+        self.raw: s3.IBucket = raw_bucket(
             "Raw",
             settings.raw_bucket,
             event_bridge_enabled=True,
@@ -129,6 +132,20 @@ class Storage(Construct):
             None,
             lifecycle_rules=[s3.LifecycleRule(id="results-expire", expiration=Duration.days(30))],
         )
+
+    def _importer(self, name: str):
+        """Stands in for `bucket(...)`: the existing bucket, imported by name. The stack
+        manages none of its settings (encryption, versioning, lifecycle and retention stay
+        the owner's, and `cdk destroy` leaves it alone); it only turns on the EventBridge
+        notifications ingestion listens to, through CDK's notifications custom resource,
+        which keeps the bucket's other notification settings."""
+
+        def imported(construct_id: str, physical: str, **_settings_it_keeps) -> s3.IBucket:
+            raw = s3.Bucket.from_bucket_name(self, construct_id, name)
+            raw.enable_event_bridge_notification()
+            return raw
+
+        return imported
 
 
 def deleted_versions_expire(days: int) -> list[s3.LifecycleRule]:

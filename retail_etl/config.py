@@ -71,6 +71,8 @@ class Settings:
             )
         values = {**context.get("defaults", {}), **environments[name]}
         settings = cls.for_prefix(values["prefix"], account, region)
+        if values.get("existing_raw_bucket"):  # the stack imports it instead of creating one
+            settings = replace(settings, raw_bucket=values["existing_raw_bucket"])
         if "glue_threshold_bytes" in values:
             settings = replace(settings, glue_threshold_bytes=int(values["glue_threshold_bytes"]))
         return settings

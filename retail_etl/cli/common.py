@@ -18,6 +18,50 @@ class UsageError(Exception):
     """Bad input from the user: reported as one line, exit status 2."""
 
 
+def is_aws_access_error(exc: BaseException) -> bool:
+    """No credentials, an expired token, a missing profile, access denied, no such bucket:
+    the user's setup, not a bug, so one line rather than a traceback. Anything else botocore
+    raises (a throttle that outlived the retries, a service fault) stays a traceback."""
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        TokenRetrievalError,
+    )
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        return code in USER_ERROR_CODES or "NotFound" in code or "NoSuch" in code
+    return isinstance(
+        exc,
+        NoCredentialsError
+        | PartialCredentialsError
+        | ProfileNotFound
+        | NoRegionError
+        | TokenRetrievalError,
+    )
+
+
+USER_ERROR_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "AllAccessDisabled",
+}
+
+
+def aws_access_message(exc: BaseException) -> str:
+    hint = " (set AWS_PROFILE or run `aws configure` / `aws sso login`)"
+    return f"AWS: {exc}{hint}"
+
+
 def write_json(path: Path | None, report: dict[str, Any]) -> None:
     if path is not None:
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -25,9 +69,12 @@ def write_json(path: Path | None, report: dict[str, Any]) -> None:
 
 
 @contextmanager
-def spinner(message: str):
-    """A live status line on a terminal; one plain line per step when piped (CI logs)."""
-    if console.is_terminal:
+def spinner(message: str, quiet: bool = False):
+    """A live status line on a terminal; one plain line per step when piped (CI logs);
+    nothing at all when `quiet`."""
+    if quiet:
+        yield lambda text: None
+    elif console.is_terminal:
         with console.status(message) as status:
             yield status.update
     else:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from contextlib import contextmanager
 
 from retail_etl.cli.common import UsageError, console, spinner, write_json
-from retail_etl.cli.display import rows_table
+from retail_etl.cli.display import rows_table, totals_line, write_csv, write_json_rows
 from retail_etl.local.state import LEDGER_JSON
 
 MAX_QUERY_ROWS = 1000
@@ -18,35 +19,64 @@ MAX_BACKFILL_DAYS = 366
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    if not args.warehouse.is_file():
-        raise UsageError(f"no warehouse at {args.warehouse} (run `python -m retail_etl run` first)")
     try:
-        with duckdb.connect(str(args.warehouse), read_only=True) as con:
-            result = con.execute(args.sql)
-            columns = [c[0] for c in result.description or []]
-            rows = result.fetchmany(MAX_QUERY_ROWS + 1)
+        columns, rows = _query_lake(args) if args.lake else _query_warehouse(args)
     except duckdb.Error as exc:
         raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from exc
     shown = rows[:MAX_QUERY_ROWS]
     more = f" (first {MAX_QUERY_ROWS})" if len(rows) > MAX_QUERY_ROWS else ""
-    console.print(rows_table(f"{len(shown)} row(s){more}", columns, shown))
+    if args.format == "csv":
+        write_csv(sys.stdout, columns, shown)
+    elif args.format == "json":
+        write_json_rows(sys.stdout, columns, shown)
+    else:
+        console.print(rows_table(f"{len(shown)} row(s){more}", columns, shown))
+    if more and args.format != "table":
+        print(f"note: only the first {MAX_QUERY_ROWS} rows were written", file=sys.stderr)
     return 0
 
 
+def _query_warehouse(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
+    import duckdb
+
+    if not args.warehouse.is_file():
+        raise UsageError(f"no warehouse at {args.warehouse} (run `retail-etl run` first)")
+    with duckdb.connect(str(args.warehouse), read_only=True) as con:
+        result = con.execute(args.sql)
+        return [c[0] for c in result.description or []], result.fetchmany(MAX_QUERY_ROWS + 1)
+
+
+def _query_lake(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
+    """SQL over the lake's tables (quarantine, parked_events, curated_events, …) as the
+    local run left them, by their catalog names, as Athena sees them in AWS."""
+    from retail_etl.operations.report import ALL_TABLES, DuckDBOverLake
+
+    with local_pipeline(args, read_only=True, tables=True, quiet=True) as p:
+        engine = DuckDBOverLake(p.lake, ALL_TABLES)
+    try:
+        return engine.execute(args.sql, MAX_QUERY_ROWS + 1)
+    finally:
+        engine.close()
+
+
 @contextmanager
-def _local(args: argparse.Namespace, read_only: bool = False):
+def local_pipeline(
+    args: argparse.Namespace, read_only: bool = False, tables: bool = False, quiet: bool = False
+):
+    """The local run's state in `args.out`, restored into a fresh emulator. `quiet`: no
+    progress lines, so stdout carries only the result (`query --format csv|json`)."""
     from retail_etl.local.runtime import LocalPipeline
 
     if not (args.out / LEDGER_JSON).is_file():
-        raise UsageError(f"no local run state in {args.out} (run `python -m retail_etl run` first)")
+        raise UsageError(f"no local run state in {args.out} (run `retail-etl run` first)")
     with (
-        spinner(f"restoring the local run in {args.out} …") as progress,
-        LocalPipeline(args.out, progress=progress, read_only=read_only) as pipeline,
+        spinner(f"restoring the local run in {args.out} …", quiet) as progress,
+        LocalPipeline(args.out, progress=progress, read_only=read_only, tables=tables) as pipeline,
     ):
         yield pipeline
 
 
-def _deployed(args: argparse.Namespace):
+def deployed_stack(args: argparse.Namespace):
     from botocore.exceptions import BotoCoreError, ClientError
 
     from retail_etl.operations.deployed import DeployedStack, StackNotFound
@@ -61,23 +91,37 @@ def cmd_status(args: argparse.Namespace) -> int:
     from retail_etl.operations.status import pipeline_status
 
     if args.stack:
-        stack = _deployed(args)
-        status = pipeline_status(stack.ledger, stack.dead_letters())
+        stack = deployed_stack(args)
+        status = pipeline_status(
+            stack.ledger, stack.dead_letters(), stack.lake, stack.store, stack.settings.raw_bucket
+        )
     else:
-        with _local(args, read_only=True) as pipeline:
-            status = pipeline_status(pipeline.ledger, pipeline.dead_letters())
+        with local_pipeline(args, read_only=True, tables=True) as p:
+            status = pipeline_status(
+                p.ledger, p.dead_letters(), p.lake, p.store, p.settings.raw_bucket
+            )
     console.print(
-        rows_table("Files by status", ["status", "files"], status.files_by_status.items())
+        rows_table("File versions by status", ["status", "files"], status.files_by_status.items())
     )
-    console.print(rows_table("Rows", ["", "rows"], status.rows.items()))
+    console.print(
+        rows_table("Rows, each input row once, where it is now", ["", "rows"], status.rows.items())
+    )
+    if status.quarantine:
+        rows = [(*k.split("/", 1), n) for k, n in status.quarantine.items()]
+        console.print(rows_table("Quarantined rows by reason", ["kind", "reason", "rows"], rows))
+    if status.offending:
+        rows = [(o.reason, repr(o.value), o.rows) for o in status.offending]
+        console.print(rows_table("Top offending values", ["reason", "value", "rows"], rows))
     if status.problems:
         columns = ["key", "status", "error_code", "error", "attempts"]
         rows = [[p[c] for c in columns] for p in status.problems]
-        console.print(rows_table("Files that did not land", columns, rows))
+        console.print(rows_table("Files whose newest version did not land", columns, rows))
     console.print(
         f"dates waiting for the daily workflow: {', '.join(status.dirty_dates) or 'none'}"
     )
     console.print(f"messages in the dead-letter queue: {status.dead_letters}")
+    if status.totals:
+        console.print(totals_line(status.totals))
     write_json(args.json, status.to_dict())
     return 0 if not status.problems and not status.dead_letters else 1
 
@@ -87,7 +131,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     kinds = [args.kind] if args.kind else ["events", "products"]
     if args.stack:
-        stack = _deployed(args)
+        stack = deployed_stack(args)
         s = stack.settings
         replays = build_replays(stack.store, s.raw_bucket, stack.lake, args.reason, kinds)
         for replay in replays:
@@ -98,7 +142,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from retail_etl.cli.pipeline import show_run
     from retail_etl.local.run import run_files
 
-    with _local(args) as pipeline:
+    with local_pipeline(args) as pipeline:
         s = pipeline.settings
         replays = build_replays(pipeline.store, s.raw_bucket, pipeline.lake, args.reason, kinds)
         if not replays:
@@ -122,7 +166,7 @@ def _dates(args: argparse.Namespace) -> list[dt.date]:
 def cmd_backfill(args: argparse.Namespace) -> int:
     dates = _dates(args)
     if args.stack:
-        stack = _deployed(args)
+        stack = deployed_stack(args)
         failed = 0
         for day in dates:  # oldest first, one at a time, like the DAG
             arn = stack.start_daily(day, "backfill")
@@ -131,7 +175,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             console.print(f"{day}: {status} {arn}")
         return 1 if failed else 0
     results = []
-    with _local(args) as pipeline:
+    with local_pipeline(args) as pipeline:
         for day in dates:
             run = pipeline.run_daily(day)  # with a run date, never None
             results.append((day.isoformat(), ", ".join(run.aggregated)))

@@ -7,7 +7,13 @@ import tempfile
 from pathlib import Path
 
 from retail_etl.cli.common import UsageError, console, spinner, write_json
-from retail_etl.cli.display import daily_table, files_table, quarantine_table, rows_table
+from retail_etl.cli.display import (
+    daily_table,
+    files_table,
+    quarantine_table,
+    rows_table,
+    totals_line,
+)
 from retail_etl.local.run import RunReport
 
 TOP_QUERIES = {
@@ -46,7 +52,8 @@ def show_run(report: RunReport, title: str) -> None:
     console.print(files_table(report, title))
     if report.ignored:
         console.print(f"not dropped (outside events/ and products/): {', '.join(report.ignored)}")
-    console.print(quarantine_table(report))
+    quarantine = quarantine_table(report)
+    console.print(quarantine if quarantine else "No row is quarantined.")
     daily = daily_table(report)
     console.print(daily if daily else "Daily workflow: no date changed, nothing to aggregate.")
     if report.dead_letters:
@@ -59,23 +66,39 @@ def show_run(report: RunReport, title: str) -> None:
         f"{rate}: ingest {t['ingest_s']:.1f} s, aggregate {t.get('aggregate_s', 0):.1f} s, "
         f"state to disk {t.get('mirror_s', 0):.1f} s, warehouse load {t.get('load_s', 0):.1f} s"
     )
+    console.print(totals_line(report.totals))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from retail_etl.local.dropped import discover
     from retail_etl.local.run import run_folder
-    from retail_etl.local.runtime import LocalPipeline
+    from retail_etl.local.runtime import WAREHOUSE, LocalPipeline
 
     if not args.input.is_dir():
         raise UsageError(f"input folder not found: {args.input}")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out must be a folder: {args.out} is a file")
+    if not discover(args.input):
+        raise UsageError(
+            f"nothing to drop in {args.input}: files go under {args.input}/events/ and "
+            f"{args.input}/products/, e.g. events/dt=2026-11-01/events.csv and "
+            "products/dt=2026-11-01/products.csv (CSV or JSON Lines, optionally .gz)"
+        )
+    warehouse = args.out / WAREHOUSE
     with (
         spinner(f"running {args.input} through the emulated pipeline …") as progress,
         LocalPipeline(args.out, workers=args.workers, progress=progress) as pipeline,
     ):
         report = run_folder(pipeline, args.input)
     show_run(report, f"Run of {args.input}")
-    console.print(f"warehouse, Parquet and ledger.json in {args.out}")
+    made = ["the Iceberg tables' files", "ledger.json"]
+    if report.daily is not None:
+        made.insert(0, f"the warehouse ({WAREHOUSE}, {len(report.daily.dates)} date(s) loaded)")
+    elif warehouse.is_file():
+        made.insert(0, f"the warehouse ({WAREHOUSE}, unchanged: no date changed)")
+    else:
+        made.append(f"no warehouse yet: no file landed rows for any date, so no {WAREHOUSE}")
+    console.print(f"in {args.out}: {', '.join(made)}")
     write_json(args.json, report.to_dict())
     if not report.ok:
         console.print("[red]some files did not land: see their status above[/red]")

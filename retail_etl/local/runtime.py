@@ -142,11 +142,14 @@ class LocalPipeline:
         workers: int = 2,
         progress: Progress | None = None,
         read_only: bool = False,
+        tables: bool = False,
     ) -> None:
         """`read_only`: restore the ledger and DLQ only, start no Lambda containers and write
-        nothing back (for `status`)."""
+        nothing back; with `tables`, restore the buckets and the tables too, to read them
+        (`status`'s true counts, `report`)."""
         self.out_dir = Path(out_dir)
         self.read_only = read_only
+        self.tables = tables
         self.settings = settings or Settings.for_environment()
         self.workers = workers
         self.progress = progress or (lambda message: None)
@@ -194,7 +197,7 @@ class LocalPipeline:
         )
         if self.state.exists:
             self.progress(f"restoring the state kept in {self.out_dir}")
-            self.state.restore(objects=not self.read_only)
+            self.state.restore(objects=not self.read_only or self.tables)
 
     def __exit__(self, *exc_info) -> None:
         try:

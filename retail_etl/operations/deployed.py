@@ -53,6 +53,12 @@ class DeployedStack:
         settings = Settings.for_environment(env, account, session.region_name)
         return cls(session, settings, outputs, profile)
 
+    @property
+    def athena_workgroup(self) -> str:
+        """The analysts' workgroup the stack creates (infra/ingestion.py names it so); it
+        enforces the result location and the per-query scan cap."""
+        return f"{self.settings.glue_database}_analysts"
+
     @cached_property
     def store(self) -> ObjectStore:
         return ObjectStore(self.session.client("s3"))

@@ -90,13 +90,13 @@ def _replay_file(store: Store, raw_bucket: str, source: str, rows: pa.Table) -> 
     is_csv = extension.removesuffix(".gz") == "csv"
     records = rows["raw_record"].to_pylist()
     if is_csv:
-        records = [_first_line(store, raw_bucket, source), *records]
+        records = [header_line(store, raw_bucket, source), *records]
     data = ("\n".join(records) + "\n").encode("utf-8", errors="surrogatepass")
     key = f"{folder}/{REPLAY_FOLDER}/{stem}-{digest}.{'csv' if is_csv else 'jsonl'}"
     return ReplayFile(key, data, source, rows.num_rows)
 
 
-def _first_line(store: Store, bucket: str, key: str) -> str:
+def header_line(store: Store, bucket: str, key: str) -> str:
     """The header of a (possibly gzipped) CSV file, read from its first bytes only."""
     body = store.open(bucket, key)
     decompress = zlib.decompressobj(16 + zlib.MAX_WBITS) if key.endswith(".gz") else None

@@ -1,6 +1,5 @@
 """`run`, `query`, `status`, `replay-quarantine` and `backfill` on a local run's folder."""
 
-import gzip
 import json
 import shutil
 
@@ -8,44 +7,7 @@ import duckdb
 import pytest
 
 from retail_etl.cli import main
-
-PRODUCTS = (
-    "product_id,product_name,category,price,stock_level\nP1,Mug,Home,9.99,5\nP2,Pen,Office,1.50,\n"
-)
-EVENTS = (
-    "event_id,user_id,product_id,event_type,event_timestamp,quantity\n"
-    "e1,U1,P1,view,2026-11-01T10:00:00Z,1\n"
-    "e2,U1,P1,purchase,2026-11-01T10:05:00Z,2\n"
-    "e3,U1,P2,purchase,2026-11-01T10:06:00Z,1\n"
-    "e4,U2,P2,view,not-a-time,1\n"
-    "e5,,P2,view,2026-11-01T11:00:00Z,1\n"
-)
-BAD = {
-    "events/dt=2026-11-01/empty.csv": b"",
-    "events/dt=2026-11-01/junk.csv": bytes(range(256)) * 4,
-    "events/dt=2026-11-01/truncated.csv.gz": gzip.compress(EVENTS.encode())[:40],
-    "events/dt=2026-11-01/table.parquet": b"PAR1\x00\x00PAR1",
-}
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    """A folder with two good files, four bad ones and a stray file, run once."""
-    root = tmp_path_factory.mktemp("run")
-    inbox = root / "in"
-    files = {
-        "products/dt=2026-11-01/products.csv": PRODUCTS.encode(),
-        "events/dt=2026-11-01/events.csv": EVENTS.encode(),
-        "notes/readme.txt": b"not a producer file",
-        **BAD,
-    }
-    for key, data in files.items():
-        (inbox / key).parent.mkdir(parents=True, exist_ok=True)
-        (inbox / key).write_bytes(data)
-    code = main(
-        ["run", "--input", str(inbox), "--out", str(root / "out"), "--json", str(root / "r.json")]
-    )
-    return code, json.loads((root / "r.json").read_text()), root
+from tests.cli.conftest import EVENTS
 
 
 def test_run_lands_the_good_files_reports_the_bad_ones_and_exits_1(first_run):
@@ -157,3 +119,60 @@ def test_bad_sql_is_one_line_and_exit_2(first_run, capsys):
     assert main(["query", "--warehouse", warehouse, "SELEC nothing FROM nowhere"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: query failed: Parser Error") and err.count("\n") == 1
+
+
+def test_run_on_a_folder_without_the_layout_exits_2_naming_it(tmp_path, capsys):
+    (tmp_path / "in" / "2026-11-01").mkdir(parents=True)
+    (tmp_path / "in" / "2026-11-01" / "events.csv").write_text(EVENTS)
+    code = main(["run", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "/events/" in err and "/products/" in err and "dt=2026-11-01" in err
+    assert not (tmp_path / "out").exists()  # it made nothing, and claims nothing
+
+
+def test_a_failed_file_is_never_ok_and_the_run_ends_with_the_totals(first_run):
+    _, report, _ = first_run
+    ok = {f["key"].rpartition("/")[2]: f["ok"] for f in report["files"]}
+    assert ok == {
+        "products.csv": True, "events.csv": True, "empty.csv": False, "junk.csv": False,
+        "truncated.csv.gz": False, "table.parquet": False,
+    }  # fmt: skip
+    assert report["totals"] == {
+        "files_ok": 2, "files_failed": 4, "rows_in": 7, "curated": 5, "quarantined": 2,
+        "duplicate": 0, "excluded": 0, "dates_loaded": 1,
+    }  # fmt: skip
+    [offending] = [o for o in report["offending_values"] if o["reason"] == "invalid_timestamp"]
+    assert (offending["value"], offending["rows"]) == ("not-a-time", 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_query_writes_csv_json_or_a_right_aligned_table(first_run, capsys, fmt):
+    _, _, root = first_run
+    capsys.readouterr()
+    sql = "SELECT category, revenue, purchases FROM retail.daily_category_revenue ORDER BY 1"
+    warehouse = str(root / "out" / "warehouse.duckdb")
+    assert main(["query", "--warehouse", warehouse, "--format", fmt, sql]) == 0
+    out = capsys.readouterr().out
+    if fmt == "csv":
+        assert out.splitlines() == ["category,revenue,purchases", "Home,19.98,1", "Office,1.50,1"]
+    elif fmt == "json":
+        assert json.loads(out) == [
+            {"category": "Home", "revenue": "19.98", "purchases": 1},
+            {"category": "Office", "revenue": "1.50", "purchases": 1},
+        ]
+    else:
+        [home] = [line for line in out.splitlines() if "Home" in line]
+        cells = [c for c in home.split("│") if c.strip()]
+        assert cells[1].endswith("19.98 ") and cells[1].startswith("  ")  # right-aligned
+
+
+def test_query_lake_reads_the_quarantine_as_the_run_left_it(first_run, capsys):
+    _, _, root = first_run
+    capsys.readouterr()
+    sql = "SELECT reason, count(*) AS n FROM quarantine GROUP BY 1 ORDER BY 1"
+    argv = ["query", "--lake", "--out", str(root / "out"), "--format", "csv", sql]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "reason,n", "invalid_timestamp,1", "missing_user_id,1"
+    ]  # nothing but the result on stdout  # fmt: skip

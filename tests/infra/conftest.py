@@ -42,3 +42,33 @@ def synthesized(tmp_path_factory) -> Synthesized:
         name: assembly.get_stack_by_name(s.stack_name).template for name, s in stacks.items()
     }
     return Synthesized(app, stacks, templates, outdir, context)
+
+
+EXISTING_RAW_BUCKET = "producers-landing-bucket"
+
+
+@pytest.fixture(scope="session")
+def imported_raw_storage() -> dict:
+    """The one construct `existing_raw_bucket` changes, alone in a small stack: the template
+    of the storage with an imported raw bucket (a whole second app would double the
+    synthesis time of the infrastructure tests)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.storage import Storage
+    from retail_etl.config import Settings
+
+    stack = cdk.Stack(cdk.App(), "ImportedRaw")
+    storage = Storage(
+        stack,
+        "Storage",
+        settings=Settings.for_prefix("retail-etl-test"),
+        destroy_data=False,
+        raw_infrequent_access_days=30,
+        raw_expire_days=365,
+        quarantine_expire_days=90,
+        existing_raw_bucket=EXISTING_RAW_BUCKET,
+    )
+    assert storage.raw.bucket_name == EXISTING_RAW_BUCKET
+    return Template.from_stack(stack).to_json()

@@ -718,3 +718,30 @@ def test_the_s3_endpoint_lets_through_reads_of_the_project_buckets_only(synthesi
             assert refs or "-starport-layer-bucket/*" in text, text  # ECR layers for MWAA
             named |= refs
     assert named == ours  # the raw bucket, Athena results and access logs are not reachable
+
+
+def test_an_existing_raw_bucket_is_imported_not_created(imported_raw_storage):
+    """cdk.json `existing_raw_bucket`: no raw bucket resource (so `cdk destroy` cannot touch
+    it), its EventBridge notifications turned on, the other zones created as usual."""
+    from tests.infra.conftest import EXISTING_RAW_BUCKET
+
+    buckets = resources(imported_raw_storage, "AWS::S3::Bucket")
+    names = [b["Properties"].get("BucketName") for b in buckets.values()]
+    assert EXISTING_RAW_BUCKET not in json.dumps(names)
+    assert not any(b["Properties"].get("VersioningConfiguration") for b in buckets.values())
+    assert len(buckets) == 4  # access logs, curated, analytics, Athena results
+    [notifications] = resources(imported_raw_storage, "Custom::S3BucketNotifications").values()
+    props = notifications["Properties"]
+    assert props["BucketName"] == EXISTING_RAW_BUCKET and props["Managed"] is False
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
+
+
+def test_the_imported_bucket_names_the_lambdas_and_the_cli_raw_bucket(tmp_path):
+    from infra.stack import settings_for
+    from retail_etl.config import Settings
+
+    context = {"environments": {"dev": {"prefix": "p", "existing_raw_bucket": "landing"}}}
+    assert settings_for(EnvironmentConfig.from_context(context, "dev")).raw_bucket == "landing"
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"context": {"retail-etl": context}}))
+    assert Settings.for_environment("dev", cdk_json=cdk_json).raw_bucket == "landing"

@@ -3,6 +3,8 @@
 import datetime as dt
 import gzip
 import json
+import os
+import urllib.request
 
 import boto3
 import pyarrow as pa
@@ -15,6 +17,7 @@ from retail_etl.domain import lake
 from retail_etl.domain.contract import QUARANTINE
 from retail_etl.local.account import provision
 from retail_etl.local.emulator import emulated_aws
+from retail_etl.operations.report import QUERIES
 
 STACK = "RetailEtl-dev"
 MOTO_ACCOUNT = "123456789012"  # what moto's STS answers
@@ -106,3 +109,68 @@ def test_an_unknown_stack_is_one_line_and_exit_2(stack, capsys):
     assert main(["status", "--stack", "RetailEtl-nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot reach stack RetailEtl-nope") and err.count("\n") == 1
+
+
+def _athena_result(columns: list[str], rows: list[list[str]]) -> dict:
+    """One canned Athena result as moto serves it: the header row first, like Athena."""
+    return {
+        "rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in [columns, *rows]],
+        "column_info": [{"Name": c, "Type": "varchar"} for c in columns],
+    }
+
+
+def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(
+    stack, tmp_path, capsys
+):
+    """moto's Athena runs no SQL: it answers each query with the next canned result, in the
+    order the report asks (`QUERIES`). What this checks is the path: the workgroup and
+    database, Athena's header row and paging, exact decimals, the ledger from DynamoDB; and
+    first that a stack without its workgroup is one line and exit 2."""
+    settings, _ = stack
+    assert main(["report", "--stack", STACK, "--html", str(tmp_path / "none.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Athena query failed: workgroup ") and err.count("\n") == 1
+    canned = {
+        "revenue": _athena_result(
+            ["event_date", "category", "revenue", "purchases", "units"],
+            [["2026-11-01", "Home", "19.98", "1", "2"], ["2026-11-01", "Office", "1.50", "1", "1"]],
+        ),
+        "top_products": _athena_result(
+            ["event_date", "rank", "product_id", "product_name", "category", "views"],
+            [["2026-11-01", "1", "P1", "Mug", "Home", "7"]],
+        ),
+        "multi_purchase_per_day": _athena_result(["event_date", "users"], [["2026-11-01", "1"]]),
+        "top_spenders": _athena_result(
+            ["event_date", "user_id", "purchases", "spend"], [["2026-11-01", "U1", "2", "21.48"]]
+        ),
+        "quarantine": _athena_result(
+            ["event_date", "reason", "row_count"], [["2026-11-01", "invalid_timestamp", "3"]]
+        ),
+        "freshness": _athena_result(
+            ["latest_event", "last_ingested"], [["2026-11-01 10:06:00.000 UTC", None]]
+        ),
+    }
+    assert list(canned) == list(QUERIES)
+    boto3.client("athena").create_work_group(Name=f"{settings.glue_database}_analysts")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    body = {"account_id": MOTO_ACCOUNT, "region": "eu-west-1", "results": list(canned.values())}
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request).close()
+    html = tmp_path / "report.html"
+    assert main(["report", "--stack", STACK, "--html", str(html)]) == 0
+    text = html.read_text()
+    assert "stack RetailEtl-dev" in text and "21.48" in text and "Mug (Home)" in text
+    assert text.count('class="bar"') == 2 + 1 + 1 + 1
+    athena = boto3.client("athena")
+    executions = athena.list_query_executions()["QueryExecutionIds"]
+    assert len(executions) == len(QUERIES)
+    for execution in executions:
+        q = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]
+        assert q["WorkGroup"] == f"{settings.glue_database}_analysts"
+        assert q["QueryExecutionContext"]["Database"] == settings.glue_database
+

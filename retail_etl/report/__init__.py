@@ -1,0 +1,1 @@
+"""Rendering of `retail-etl report`: the page (`html.py`) and its SVG charts (`svg.py`)."""
