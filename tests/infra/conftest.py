@@ -68,6 +68,7 @@ def imported_raw_storage() -> dict:
         raw_infrequent_access_days=30,
         raw_expire_days=365,
         quarantine_expire_days=90,
+        noncurrent_version_days=30,
         existing_raw_bucket=EXISTING_RAW_BUCKET,
     )
     assert storage.raw.bucket_name == EXISTING_RAW_BUCKET

@@ -728,7 +728,6 @@ def test_an_existing_raw_bucket_is_imported_not_created(imported_raw_storage):
     buckets = resources(imported_raw_storage, "AWS::S3::Bucket")
     names = [b["Properties"].get("BucketName") for b in buckets.values()]
     assert EXISTING_RAW_BUCKET not in json.dumps(names)
-    assert not any(b["Properties"].get("VersioningConfiguration") for b in buckets.values())
     assert len(buckets) == 4  # access logs, curated, analytics, Athena results
     [notifications] = resources(imported_raw_storage, "Custom::S3BucketNotifications").values()
     props = notifications["Properties"]
