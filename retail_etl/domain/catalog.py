@@ -129,6 +129,16 @@ class ProductHistory:
         categories = pa.array(df["category"].to_numpy()[rows], type=pa.string())
         return names, categories, df["price_cents"].to_numpy()[rows]
 
+    def own_priced(self, source_files: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Which events carry their own product (their file, an events key, has versions
+        here: docs/sources.md): their enrichment is their own row's, never the history's."""
+        files = pc.unique(pa.array(self._df["source_file"], type=pa.string()))
+        events_files = files.filter(pc.starts_with(files, "events/"))
+        if not len(events_files) or not len(source_files):
+            return np.zeros(len(source_files), dtype=bool)
+        hit = pc.is_in(source_files, value_set=events_files)
+        return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
     def to_table(self) -> pa.Table:
         df = self._df
         return pa.table(
