@@ -11,6 +11,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from retail_etl.cli import sources as sources_cli
 from retail_etl.cli.common import UsageError
 from retail_etl.operations.replay import replayable_reasons
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="output and state folder")
     run.add_argument("--json", type=Path, help="also write the report as JSON here")
     run.add_argument("--workers", type=_positive, default=2, help="Lambda containers (default 2)")
+    run.add_argument("--sources", type=Path, help="source profiles folder (default: sources/)")
 
     demo = sub.add_parser("demo", help="generate, run, re-run and a late file, end to end")
     demo.add_argument("--days", type=_positive, default=3)
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--no-wait", action="store_true", help="--stack: start the executions, do not wait"
     )
+    sources_cli.add_parser(sub)
     return parser
 
 
@@ -125,6 +128,7 @@ def _commands():
         "status": operate.cmd_status,
         "replay-quarantine": operate.cmd_replay,
         "backfill": operate.cmd_backfill,
+        "sources": sources_cli.cmd_sources,
     }
 
 

@@ -69,9 +69,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"input folder not found: {args.input}")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out must be a folder: {args.out} is a file")
+    settings = _with_sources(getattr(args, "sources", None))
     with (
         spinner(f"running {args.input} through the emulated pipeline …") as progress,
-        LocalPipeline(args.out, workers=args.workers, progress=progress) as pipeline,
+        LocalPipeline(
+            args.out, settings=settings, workers=args.workers, progress=progress
+        ) as pipeline,
     ):
         report = run_folder(pipeline, args.input)
     show_run(report, f"Run of {args.input}")
@@ -80,6 +83,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not report.ok:
         console.print("[red]some files did not land: see their status above[/red]")
     return 0 if report.ok else 1
+
+
+def _with_sources(folder: Path | None):
+    """The local settings with the source profiles folder, validated before anything runs."""
+    from dataclasses import replace
+
+    from retail_etl.adapters.sources import load_profiles
+    from retail_etl.config import Settings
+    from retail_etl.domain.profile import ProfileError
+
+    try:
+        load_profiles(folder)
+    except ProfileError as exc:
+        raise UsageError(f"invalid source profiles:\n{exc}") from exc
+    settings = Settings.for_environment()
+    return replace(settings, sources_dir=str(folder.resolve())) if folder else settings
 
 
 def show_aggregates(warehouse: Path, day: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -326,12 +326,14 @@ def clean_events_file(
     limits: ReadLimits = DEFAULT_LIMITS,
     profile: Profile | None = None,
     salt: bytes | None = None,
+    on_batch: Callable[[Chunk, EventsBatch], None] | None = None,
 ) -> Iterator[EventsBatch]:
     """Batches of curated and quarantined rows; `report` is kept up to date as they come.
 
     With a source `profile`, each chunk is first mapped onto the contract (`domain/mapping.py`);
     the rows it excludes are counted in `report.rows_excluded`. Columns the file has that
-    nothing reads are collected in `report.unused_columns`.
+    nothing reads are collected in `report.unused_columns`. `on_batch` sees each (mapped)
+    chunk with its batch (`sources check` uses it to show the values rejected).
 
     Raises FileRejected when the file must be rejected as a whole; callers must then discard
     the batches already received (nothing half-written may become visible).
@@ -347,7 +349,10 @@ def clean_events_file(
             chunk, excluded = mapping.apply(chunk)
             report.rows_excluded += excluded
             report.rows_in += excluded
-        yield cleaner.clean(chunk)
+        batch = cleaner.clean(chunk)
+        if on_batch is not None:
+            on_batch(chunk, batch)
+        yield batch
 
 
 def events_mapping(key: str, profile: Profile | None, salt: bytes | None) -> Mapping | None:

@@ -138,7 +138,7 @@ class Mapping:
             if not len(pending):
                 break
             subset = values.take(pa.array(pending, type=pa.int64()))
-            got, ok = self._strptime(subset, fmt)
+            got, ok = self.parse_format(subset, fmt)
             micros[pending[ok]] = got[ok]
             valid[pending[ok]] = True
             pending = pending[~ok]
@@ -160,7 +160,8 @@ class Mapping:
         unparsed = pc.binary_join_element_wise(pa.scalar(_UNPARSED), values, "")
         return pc.if_else(pa.array(valid), iso, unparsed)
 
-    def _strptime(self, values: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    def parse_format(self, values: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+        """UTC microseconds of the values one profile format parses, and which it did."""
         if fmt in _EPOCH_UNITS:
             digits = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{1,18}$"), False)
             ok = digits.to_numpy(zero_copy_only=False)
