@@ -55,6 +55,7 @@ class Settings:
             ledger_table=f"{prefix}-ledger",
             glue_database=prefix.replace("-", "_"),
             ingest_queue=f"{prefix}-ingest",
+            hash_salt_parameter=f"/{prefix}/user-id-salt",
         )
 
     @classmethod

@@ -89,5 +89,8 @@ def _read_salt(parameter: str, env: Mapping[str, str], ssm_client) -> bytes | No
         client = boto3.client("ssm")
     else:
         client = ssm_client()
-    value = client.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    return value.encode("utf-8") or None
+    try:
+        answer = client.get_parameter(Name=parameter, WithDecryption=True)
+    except client.exceptions.ParameterNotFound:
+        return None  # not created: files of hashing profiles fail with missing_hash_salt
+    return answer["Parameter"]["Value"].encode("utf-8") or None
