@@ -47,6 +47,8 @@ def show_run(report: RunReport, title: str) -> None:
     if report.ignored:
         console.print(f"not dropped (outside events/ and products/): {', '.join(report.ignored)}")
     console.print(quarantine_table(report))
+    for line in source_notes(report):
+        console.print(line)
     daily = daily_table(report)
     console.print(daily if daily else "Daily workflow: no date changed, nothing to aggregate.")
     if report.dead_letters:
@@ -59,6 +61,23 @@ def show_run(report: RunReport, title: str) -> None:
         f"{rate}: ingest {t['ingest_s']:.1f} s, aggregate {t.get('aggregate_s', 0):.1f} s, "
         f"state to disk {t.get('mirror_s', 0):.1f} s, warehouse load {t.get('load_s', 0):.1f} s"
     )
+
+
+def source_notes(report: RunReport) -> list[str]:
+    """Per file: the source profile, rows it excluded, columns nothing read (never silent)."""
+    notes = []
+    for f in report.processed:
+        d = f.to_dict()
+        parts = []
+        if d.get("source"):
+            parts.append(f"profile {d['source']}")
+        if d.get("rows_excluded"):
+            parts.append(f"{d['rows_excluded']} row(s) excluded by the profile")
+        if d.get("unused_columns"):
+            parts.append(f"columns not used: {', '.join(d['unused_columns'])}")
+        if parts:
+            notes.append(f"{d['key']}: {'; '.join(parts)}")
+    return notes
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ def pipeline_status(ledger: DynamoLedger, dead_letters: int) -> PipelineStatus:
         rows["curated"] += record.rows_curated
         rows["duplicate"] += record.rows_duplicate
         rows["quarantined"] += record.rows_quarantined_total
+        rows["excluded"] += record.rows_excluded  # by a source profile
         if record.status != DONE:
             problems.append(
                 {
