@@ -66,7 +66,8 @@ class Mapping:
     def _column(self, chunk: Chunk, name: str) -> pa.Array | None:
         """The contract column `name` from its source column(s) or constant; None if neither."""
         if name in self.section.constants:
-            return pa.array(np.full(chunk.num_rows, self.section.constants[name], dtype=object))
+            value = self.section.constants[name]
+            return pa.array(np.full(chunk.num_rows, value, dtype=object), type=pa.string())
         sources = self.section.sources(name)
         if not sources:
             return None

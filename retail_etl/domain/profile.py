@@ -143,6 +143,9 @@ class RowFilter(_Strict):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from exc
+        if re.search(r"\(\?<?[=!]|\\[1-9]", value):
+            # matched with RE2 (pyarrow), which has no lookaround and no backreferences
+            raise ValueError("lookarounds and backreferences are not supported (RE2 syntax)")
         return value
 
 

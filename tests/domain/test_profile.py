@@ -65,6 +65,13 @@ def test_a_key_names_its_source_and_keeps_its_drop_date():
             "file.delimiter: Value error, must be one character",
         ),
         (
+            {
+                "name": "shop",
+                "events": {**EVENTS, "exclude_rows": [{"column": "uid", "pattern": "(?!x)"}]},
+            },
+            "events.exclude_rows.0.pattern: Value error, lookarounds and backreferences",
+        ),
+        (
             {"name": "shop", "events": EVENTS, "surprise": 1},
             "surprise: Extra inputs are not permitted",
         ),
@@ -185,3 +192,19 @@ def test_delimiter_quote_and_decimal_comma_prices_on_events():
         ("p;1", "1234.57", "all")
     ]
     assert dict(report.rows_quarantined) == {"missing_price": 1, "invalid_price": 1}
+
+
+def test_a_header_only_file_of_a_profile_with_constants_reconciles_with_zero_rows():
+    prof = profile_from_dict(
+        {
+            "name": "orders",
+            "events": {
+                "columns": {"user_id": "u", "product_id": "p", "event_timestamp": "t"},
+                "constants": {"event_type": "purchase"},
+            },
+        },
+        "orders.yaml",
+    )
+    report, parked, quarantine = run("u,p,t\n", prof)
+    assert (report.rows_in, parked, quarantine) == (0, [], [])
+    assert report.reconciles()
