@@ -35,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import ClientError
@@ -46,7 +45,7 @@ from retail_etl.adapters.sources import load_profiles, salt_source
 from retail_etl.adapters.tables import Lake, from_source
 from retail_etl.config import Settings
 from retail_etl.domain import lake
-from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.catalog import ProductHistory, versions_on_event_rows
 from retail_etl.domain.contract import FileError, Reason, drop_date
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file
@@ -388,23 +387,9 @@ class _Lock:
 
 
 def seen_products(batches: list[pa.Table], key: str, ingested_at_us: int) -> ProductHistory:
-    """The product versions an events file's rows carry: per product and event date, the
-    last row in file order, effective on that date."""
+    """The product versions an events file's rows carry (`catalog.versions_on_event_rows`)."""
     history = ProductHistory()
-    if not batches:
-        return history
-    frame = pa.concat_tables(batches).to_pandas()
-    frame = frame.drop_duplicates(["product_id", "event_date"], keep="last")
-    for day, rows in frame.groupby("event_date", sort=True):
-        versions = pd.DataFrame(
-            {
-                "product_id": rows["product_id"].to_numpy(),
-                "product_name": rows["product_name"].to_numpy(),
-                "category": rows["category"].to_numpy(),
-                "price_cents": rows["price_cents"].to_numpy(dtype="int64"),
-                "stock_level": pd.array([None] * len(rows), dtype="Int64"),
-            }
-        )
+    for day, versions in versions_on_event_rows(batches):
         history.upsert(versions, day, key, ingested_at_us)
     return history
 

@@ -24,11 +24,12 @@ import pyarrow.parquet as pq
 from retail_etl.domain import contract as c
 from retail_etl.domain.aggregate import COLUMNS as AGGREGATE_INPUT
 from retail_etl.domain.aggregate import DICTIONARY_COLUMNS, compute_aggregates
-from retail_etl.domain.catalog import ProductHistory
-from retail_etl.domain.contract import drop_date
+from retail_etl.domain.catalog import ProductHistory, versions_on_event_rows
+from retail_etl.domain.contract import FileError, drop_date
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file, release_parked
 from retail_etl.domain.products import clean_products_file
+from retail_etl.domain.profile import Profile, source_of
 from retail_etl.domain.report import FileReport
 
 _WRITES_AHEAD = 2
@@ -124,7 +125,15 @@ def _publish(staging: Path, target: Path) -> None:
 class LocalCore:
     """The state one local run keeps: product history and output folders."""
 
-    def __init__(self, out_dir: Path, block_bytes: int | None = None) -> None:
+    def __init__(
+        self, out_dir: Path, block_bytes: int | None = None, profiles: dict | None = None
+    ) -> None:
+        """`profiles`: source profiles by name (docs/sources.md); by default the repository's
+        `sources/`. The salt of hashing profiles is `RETAIL_ETL_HASH_SALT`."""
+        from retail_etl.adapters.sources import load_profiles, salt_source
+
+        self.profiles = load_profiles() if profiles is None else profiles
+        self.salt = salt_source()
         self.out = out_dir
         self.curated = out_dir / "curated" / "events"
         self.quarantine = out_dir / "quarantine"
@@ -142,26 +151,46 @@ class LocalCore:
         staging = self.out / "_staging" / output_name(f.key)
         shutil.rmtree(staging, ignore_errors=True)
         try:
+            profile = self._profile(f.key)
             with open(input_dir / f.key, "rb") as stream:
                 if f.kind == "products":
-                    self._products(stream, f, ingested_at_us, report, staging)
+                    self._products(stream, f, ingested_at_us, report, staging, profile)
                 else:
-                    self._events(stream, f, ingested_at_us, report, staging)
+                    self._events(stream, f, ingested_at_us, report, staging, profile)
         except FileRejected as exc:
             report = FileReport.rejected(f.key, f.kind, exc)
             shutil.rmtree(staging, ignore_errors=True)
         report.duration_s = time.perf_counter() - started
         return report
 
-    def _events(self, stream, f, ingested_at_us, report, staging) -> None:
+    def _profile(self, key: str) -> Profile | None:
+        name = source_of(key)
+        if name is None:
+            return None
+        if name not in self.profiles:
+            raise FileRejected(FileError.UNKNOWN_SOURCE, f"{key}: no source profile {name!r}")
+        return self.profiles[name]
+
+    def _events(self, stream, f, ingested_at_us, report, staging, profile=None) -> None:
         name = output_name(f.key)
         writers = _PartitionWriters(staging / "curated", name)
         quarantine = parked = None
+        seen = []
+        salt = self.salt() if profile is not None and profile.hash_user_ids else None
         try:
             for batch in clean_events_file(
-                stream, f.key, self.history, ingested_at_us, report, **self.block_kw
+                stream,
+                f.key,
+                self.history,
+                ingested_at_us,
+                report,
+                **self.block_kw,
+                profile=profile,
+                salt=salt,
             ):
                 writers.write(batch.curated)
+                if batch.products is not None and batch.products.num_rows:
+                    seen.append(batch.products)
                 if batch.parked.num_rows:
                     if parked is None:
                         (staging / "parked").mkdir(parents=True, exist_ok=True)
@@ -182,13 +211,23 @@ class LocalCore:
         _publish(staging / "quarantine", self.quarantine)
         _publish(staging / "parked", self.parked)
         shutil.rmtree(staging, ignore_errors=True)
+        if seen:  # products carried on the rows enter the history, as in ingest.py
+            for day, versions in versions_on_event_rows(seen):
+                self.history.upsert(versions, day, f.key, ingested_at_us)
+            self._save_history()
+            self._release_parked(f, report)
 
-    def _products(self, stream, f, ingested_at_us, report, staging) -> None:
-        result = clean_products_file(stream, f.key, ingested_at_us, report, **self.block_kw)
-        effective = f.drop_date or dt.datetime.now(dt.UTC).date()
-        self.history.upsert(result.versions, effective, f.key, ingested_at_us)
+    def _save_history(self) -> None:
         self.history_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(self.history.to_table(), self.history_path)
+
+    def _products(self, stream, f, ingested_at_us, report, staging, profile=None) -> None:
+        result = clean_products_file(
+            stream, f.key, ingested_at_us, report, **self.block_kw, profile=profile
+        )
+        effective = f.drop_date or dt.datetime.now(dt.UTC).date()
+        self.history.upsert(result.versions, effective, f.key, ingested_at_us)
+        self._save_history()
         if result.quarantine.num_rows:
             folder = self.quarantine / "kind=products"
             folder.mkdir(parents=True, exist_ok=True)
@@ -260,11 +299,16 @@ def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
     """Split drop order into runs that may be processed concurrently.
 
     A products file changes the history later events are enriched against, so it runs alone;
-    the events files between two products files only read it, as concurrent Lambdas would.
+    so does an events file of a source (its rows may carry products); the other events files
+    between two of those only read the history, as concurrent Lambdas would.
     """
     out: list[list[DroppedFile]] = []
+
+    def reader(f: DroppedFile) -> bool:
+        return f.kind == "events" and source_of(f.key) is None
+
     for f in files:
-        if f.kind == "events" and out and out[-1][0].kind == "events":
+        if reader(f) and out and reader(out[-1][0]):
             out[-1].append(f)
         else:
             out.append([f])

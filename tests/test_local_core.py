@@ -106,3 +106,19 @@ def test_events_waiting_for_their_product_are_released_by_a_later_products_file(
     e4 = next(r for r in curated.to_pylist() if r["event_id"] == "e4")
     assert (e4["category"], e4["source_file"]) == ("lamps", "events/dt=2026-11-01/a.csv")
     assert not list((out / "parked").rglob("*.parquet"))
+
+
+def test_source_keys_go_through_their_profiles_in_the_core_run_too(tmp_path):
+    samples = Path(__file__).parent / "domain" / "samples"
+    folder = tmp_path / "in" / "events" / "source=rees46" / "dt=2019-11-01"
+    folder.mkdir(parents=True)
+    (folder / "part.csv").write_bytes((samples / "rees46.csv").read_bytes())
+    unknown = tmp_path / "in" / "events" / "source=nope" / "dt=2019-11-01"
+    unknown.mkdir(parents=True)
+    (unknown / "x.csv").write_text("a\n")
+    run = run_core(tmp_path / "in", tmp_path / "out")
+    by_key = {r.key: r for r in run.reports}
+    rees = by_key["events/source=rees46/dt=2019-11-01/part.csv"]
+    assert (rees.rows_in, rees.rows_curated, rees.rows_excluded) == (15, 11, 1)
+    assert rees.reconciles()
+    assert by_key["events/source=nope/dt=2019-11-01/x.csv"].error_code == "unknown_source"

@@ -160,6 +160,29 @@ class ProductHistory:
         )
 
 
+def versions_on_event_rows(batches: list[pa.Table]) -> list[tuple[dt.date, pd.DataFrame]]:
+    """The product versions an events file's rows carry (`EventsBatch.products`, in file
+    order): per event date, the last row of each product, as versions to `upsert` effective
+    on that date."""
+    if not batches:
+        return []
+    frame = pa.concat_tables(batches).to_pandas()
+    frame = frame.drop_duplicates(["product_id", "event_date"], keep="last")
+    out = []
+    for day, rows in frame.groupby("event_date", sort=True):
+        versions = pd.DataFrame(
+            {
+                "product_id": rows["product_id"].to_numpy(),
+                "product_name": rows["product_name"].to_numpy(),
+                "category": rows["category"].to_numpy(),
+                "price_cents": rows["price_cents"].to_numpy(dtype="int64"),
+                "stock_level": pd.array([None] * len(rows), dtype="Int64"),
+            }
+        )
+        out.append((day, versions))
+    return out
+
+
 def _dtype(column: str) -> str:
     return {
         "price_cents": "int64",
