@@ -31,13 +31,14 @@ import pyarrow.compute as pc
 from retail_etl.domain import contract as c
 from retail_etl.domain.profile import EventsSection, ProductsSection, Profile
 from retail_etl.domain.reading import Chunk, TextFormat, text_column
-from retail_etl.domain.timestamps import parse_timestamps
+from retail_etl.domain.timestamps import WINDOW_END_US, WINDOW_START_US, parse_timestamps
 
 _UNPARSED = "?"  # prefixed to a timestamp no format matched: no contract format starts so
 # A zone written in the value (ISO `Z`, `±HH[:MM]`, ` UTC`) or an epoch number: not naive.
 _ZONED = r"(Z| UTC|[+-]\d{2}(:?\d{2})?)$|^\d{1,13}$"
 _EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 HASH_DIGITS = 32  # hex digits of HMAC-SHA256 kept: 128 bits
+_DAY_US = 86_400_000_000
 
 
 def text_format(profile: Profile | None) -> TextFormat:
@@ -164,16 +165,20 @@ class Mapping:
     def parse_format(self, values: pa.Array, fmt: str) -> tuple[np.ndarray, np.ndarray]:
         """UTC microseconds of the values one profile format parses, and which it did."""
         if fmt in _EPOCH_UNITS:
-            digits = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{1,18}$"), False)
+            # at most 17 digits of microseconds (and fewer of coarser units): never overflows
+            width = {"epoch_s": 11, "epoch_ms": 14, "epoch_us": 17}[fmt]
+            digits = pc.fill_null(pc.match_substring_regex(values, rf"^[0-9]{{1,{width}}}$"), False)
             ok = digits.to_numpy(zero_copy_only=False)
             n = pc.cast(pc.if_else(digits, values, "0"), pa.int64()).to_numpy(zero_copy_only=False)
-            return n * _EPOCH_UNITS[fmt], ok
+            return _in_window(n * _EPOCH_UNITS[fmt], ok)
         parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
         ok = parsed.is_valid().to_numpy(zero_copy_only=False)
+        micros, ok = _in_window(
+            parsed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), ok, _DAY_US
+        )
         if parsed.type.tz is None:
-            as_int = parsed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-            return self._from_wall_clock(as_int), ok
-        return parsed.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), ok
+            return self._from_wall_clock(micros), ok
+        return micros, ok
 
     def _from_wall_clock(self, micros: np.ndarray) -> np.ndarray:
         """UTC microseconds of wall-clock times in the profile's zone (DST per its rules)."""
@@ -185,6 +190,13 @@ class Mapping:
             naive, ts.timezone, ambiguous=ts.ambiguous, nonexistent=ts.nonexistent
         )
         return zoned.cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _in_window(micros: np.ndarray, ok: np.ndarray, margin: int = 0):
+    """Values outside the contract's window (a day's margin for wall-clock times, whose
+    zone moves them) are not timestamps: zeroed, so no later conversion sees them."""
+    ok = ok & (micros >= WINDOW_START_US - margin) & (micros < WINDOW_END_US + margin)
+    return np.where(ok, micros, 0), ok
 
 
 def decimal_comma(values: pa.Array) -> pa.Array:

@@ -208,3 +208,14 @@ def test_a_header_only_file_of_a_profile_with_constants_reconciles_with_zero_row
     report, parked, quarantine = run("u,p,t\n", prof)
     assert (report.rows_in, parked, quarantine) == (0, [], [])
     assert report.reconciles()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["99999999999999999", "999999999999999999999", "1", "0", "-5", "1e9", "31/12/9999 23:59"],
+)
+def test_hostile_profile_timestamps_are_invalid_never_a_crash(value):
+    prof = profile(timestamps={"formats": ["epoch_s", "%d/%m/%Y %H:%M"], "timezone": "Asia/Tokyo"})
+    report, _, quarantine = run(f"uid,sku,action,when\nu1,p1,view,{value}\n", prof)
+    assert [r["reason"] for r in quarantine] == ["invalid_timestamp"]
+    assert report.reconciles()
