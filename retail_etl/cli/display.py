@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS
+from retail_etl.domain.contract import EVENT_REASONS, OWN_PRICE_REASONS, PRODUCT_REASONS
 from retail_etl.local.run import RunReport
 from retail_etl.local.runtime import UNCHANGED
 
@@ -42,7 +42,8 @@ def quarantine_table(report: RunReport) -> Table:
     table = Table(title="Quarantined rows by reason")
     for col in ("kind", "reason", "rows"):
         table.add_column(col, justify="right" if col == "rows" else "left")
-    for kind, reasons in (("events", EVENT_REASONS), ("products", PRODUCT_REASONS)):
+    events = (*EVENT_REASONS, *(r for r in OWN_PRICE_REASONS if r not in EVENT_REASONS))
+    for kind, reasons in (("events", events), ("products", PRODUCT_REASONS)):
         for reason in reasons:
             table.add_row(kind, reason, str(totals[f"{kind}/{reason}"]))
     return table
