@@ -171,6 +171,9 @@ def test_code_and_layers_stay_under_lambdas_unzipped_limit(synthesized):
     assert len(code) == 1  # one code asset shared by every function
     assert (synthesized.outdir / layers / "python" / "pyiceberg" / "table").is_dir()
     assert not (synthesized.outdir / layers / "python" / "pyiceberg" / "cli").exists()
+    # what the source profiles need at run time (neither is in the managed layers' list)
+    assert (synthesized.outdir / layers / "python" / "yaml" / "__init__.py").is_file()
+    assert (synthesized.outdir / layers / "python" / "pydantic").is_dir()
     total = sum(sizes.values()) + layer.MANAGED_LAYERS_BYTES
     assert total < layer.LAMBDA_UNZIPPED_LIMIT, sizes
 
