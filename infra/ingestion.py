@@ -3,12 +3,13 @@ the DynamoDB ledger; the Glue database of the Iceberg tables; the Athena workgro
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -139,6 +140,20 @@ class Ingestion(Construct):
         curated.grant_read_write(self.function)
         curated.grant_delete(self.function)
         self.ledger.grant_read_write_data(self.function)
+        # the salt that hashes user ids of profiles with hash_user_ids (a SecureString the
+        # operator creates; read only when such a file arrives): docs/sources.md
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="ssm",
+                        resource="parameter",
+                        resource_name=settings.hash_salt_parameter.lstrip("/"),
+                    )
+                ],
+            )
+        )
 
         self.database = glue.CfnDatabase(
             self,

@@ -1,4 +1,5 @@
-"""The Lambdas' own layer: PyIceberg and what it needs beyond the managed layers and runtime.
+"""The Lambdas' own layer: PyIceberg, PyYAML and what they need beyond the managed layers and
+runtime.
 
 AWS SDK for pandas' managed layer brings pandas, pyarrow and numpy, the runtime brings boto3;
 PyIceberg is in neither, and without Docker it cannot be bundled by CDK, so this module builds
@@ -20,7 +21,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LAYER_DIR = REPO / "build" / "iceberg-layer"
-PACKAGES = ("pyiceberg==0.12.0",)
+# PyYAML reads the source profiles (retail_etl/adapters/sources.py); pydantic, which validates
+# them, comes with PyIceberg
+PACKAGES = ("pyiceberg==0.12.0", "PyYAML==6.0.4")
 PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
 LAMBDA_PYTHON = "3.13"
 UNUSED = (

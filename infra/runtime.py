@@ -1,6 +1,7 @@
 """What every Lambda of the app shares: the code asset, the managed layers, the environment.
 
-The code asset is the repository's `retail_etl/`, `lambdas/` and `sql/` only (no Docker
+The code asset is the repository's `retail_etl/`, `lambdas/`, `sql/` and `sources/` (the source
+profiles, validated here so an invalid one fails `cdk synth`) only (no Docker
 bundling: pandas, pyarrow, awswrangler and Powertools come from AWS's managed layers,
 resolved per region at deploy time through their public SSM parameters; PyIceberg comes from
 the project's own layer, built by `infra/layer.py`).
@@ -17,6 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import layer
+from retail_etl.adapters.sources import load_profiles
 
 REPO = Path(__file__).resolve().parents[1]
 AWS_SDK_PANDAS_VERSION = "3.17.1"  # the awswrangler version pinned in requirements.txt
@@ -33,6 +35,7 @@ ASSET_EXCLUDE = [
     "!/retail_etl",
     "!/lambdas",
     "!/sql",
+    "!/sources",
     "__pycache__",
     "*.pyc",
     "/retail_etl/generator",
@@ -46,6 +49,8 @@ ASSET_EXCLUDE = [
 class LambdaRuntime(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
+        # raises ProfileError (naming the file and the key) on an invalid profile
+        self.profiles = load_profiles(REPO / "sources")
         self.code = lambda_.Code.from_asset(
             str(REPO), exclude=ASSET_EXCLUDE, ignore_mode=IgnoreMode.GIT
         )

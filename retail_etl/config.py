@@ -39,6 +39,10 @@ class Settings:
     redshift_workgroup: str = ""
     redshift_database: str = "dev"
     copy_role_arn: str = ""
+    # source profiles (docs/sources.md): their folder ("" = the repository's / asset's
+    # `sources/`), and the SSM SecureString holding the salt that hashes user ids
+    sources_dir: str = ""
+    hash_salt_parameter: str = ""
 
     @classmethod
     def for_prefix(cls, prefix: str, account: str = "000000000000", region: str = "eu-west-1"):
@@ -51,6 +55,7 @@ class Settings:
             ledger_table=f"{prefix}-ledger",
             glue_database=prefix.replace("-", "_"),
             ingest_queue=f"{prefix}-ingest",
+            hash_salt_parameter=f"/{prefix}/user-id-salt",
         )
 
     @classmethod

@@ -10,6 +10,12 @@ The flow for every file version, whatever delivered it:
    with one Iceberg commit per table (delete where source_file = key, add the new files), then
    mark the dates dirty again, so a daily run that read the tables before the commit re-runs;
 4. record DONE with its counts in the ledger.
+A key `events/source=NAME/…` or `products/source=NAME/…` is read through source profile NAME
+(`domain/profile.py`, loaded from `Settings.sources_dir`); an unknown NAME rejects the file
+(`unknown_source`). Events whose profile maps a price carry their product: each row is
+enriched with its own price, and the products seen on the file's rows (the last row of each
+product per event date) become that key's versions in the product history, effective on the
+event date, published and marked dirty exactly as a products file's are.
 A products file changes no curated row itself: it replaces its own versions in the product
 history and marks dirty exactly the known dates whose enrichment that can change; the daily
 refresh of each date re-enriches it against the whole history (`retail_etl.daily`).
@@ -24,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -34,14 +40,16 @@ import pyarrow.compute as pc
 
 from retail_etl.adapters.ledger import DONE, FINISHED, FileVersion, Ledger
 from retail_etl.adapters.objects import Store
+from retail_etl.adapters.sources import load_profiles, salt_source
 from retail_etl.adapters.tables import Lake, from_source
 from retail_etl.config import Settings
 from retail_etl.domain import lake
-from retail_etl.domain.catalog import ProductHistory
+from retail_etl.domain.catalog import ProductHistory, versions_on_event_rows
 from retail_etl.domain.contract import FileError, Reason, drop_date
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.events import clean_events_file
 from retail_etl.domain.products import clean_products_file
+from retail_etl.domain.profile import Profile, source_of
 from retail_etl.domain.report import FileReport, FileStatus
 
 _UPLOADS_AHEAD = 4
@@ -101,12 +109,35 @@ class Ingestor:
     """Everything one ingest Lambda container keeps between invocations."""
 
     def __init__(
-        self, settings: Settings, store: Store, ledger: Ledger, tables: Lake
+        self,
+        settings: Settings,
+        store: Store,
+        ledger: Ledger,
+        tables: Lake,
+        profiles: Mapping[str, Profile] | None = None,
+        salt: Callable[[], bytes | None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.ledger = ledger
         self.lake = tables
+        self.profiles = (
+            load_profiles(settings.sources_dir or None) if profiles is None else profiles
+        )
+        self.salt = salt or salt_source(settings.hash_salt_parameter)
+
+    def profile_for(self, key: str) -> Profile | None:
+        """The source profile of a `source=NAME` key; None for the contract's own keys."""
+        name = source_of(key)
+        if name is None:
+            return None
+        profile = self.profiles.get(name)
+        if profile is None:
+            known = ", ".join(sorted(self.profiles)) or "none"
+            raise FileRejected(
+                FileError.UNKNOWN_SOURCE, f"{key}: no source profile {name!r} (known: {known})"
+            )
+        return profile
 
     def ingest(self, ref: ObjectRef) -> FileReport | None:
         """Process one object version; None when the ledger says it was already handled."""
@@ -121,13 +152,16 @@ class Ingestor:
         started = time.perf_counter()
         try:
             report.kind = kind_of(ref.key)
+            profile = self.profile_for(ref.key)
+            report.source = profile.name if profile else None
             stream = self.store.open(ref.bucket, ref.key, ref.version)
             if report.kind == "events":
-                published = self._events(file, stream, report)
+                published = self._events(file, stream, report, profile)
             else:
-                published = self._products(file, stream, report)
+                published = self._products(file, stream, report, profile)
         except FileRejected as exc:
             rejected = FileReport.rejected(ref.key, report.kind, exc)
+            rejected.source = source_of(ref.key)
             rejected.duration_s = time.perf_counter() - started
             self.ledger.fail_permanently(file, claim, rejected)
             return rejected
@@ -151,12 +185,19 @@ class Ingestor:
 
     # events ---------------------------------------------------------------------------------
 
-    def _events(self, file: FileVersion, stream, report: FileReport) -> bool:
+    def _events(
+        self, file: FileVersion, stream, report: FileReport, profile: Profile | None
+    ) -> bool:
         """Clean the file chunk by chunk; each chunk's data files are written by a worker
         thread (Parquet encoding and the upload release the GIL) while the next chunk is
         cleaned. Events are enriched with the history as it is now; the daily refresh of
         their dates makes that final. Returns False when a newer version superseded this one."""
-        history = self._history()
+        history_rows = self.lake.read(lake.PRODUCT_HISTORY)
+        history = ProductHistory(history_rows)
+        # this key's own product versions (rows with their own prices), earlier and now
+        carries = bool(profile and profile.events and profile.events.own_prices)
+        carried = carries or pc.any(pc.equal(history_rows["source_file"], file.key)).as_py()
+        products: list[pa.Table] = []
         now_us = time.time_ns() // 1000
         stem = file_id(file.key)
         parts: dict[str, list[str]] = {t.name: [] for t in _EVENT_TABLES}
@@ -170,8 +211,12 @@ class Ingestor:
                 report,
                 self.settings.block_bytes,
                 self.settings.read_limits,
+                profile,
+                self.salt() if profile and profile.hash_user_ids else None,
             )
             for n, batch in enumerate(batches):
+                if batch.products is not None and batch.products.num_rows:
+                    products.append(batch.products)
                 outputs = [(lake.CURATED_EVENTS, t) for t in _by_date(batch.curated)]
                 outputs += [(lake.PARKED_EVENTS, t) for t in _by_date(batch.parked)]
                 quarantine = batch.quarantine.filter(
@@ -189,28 +234,62 @@ class Ingestor:
             for future in pending:
                 table, path = future.result()
                 parts[table].append(path)
-        return self._publish(file, report, parts)
+        seen = seen_products(products, file.key, now_us) if carried else None
+        return self._publish(file, report, parts, seen)
 
     def _write_part(self, spec: lake.LakeTable, rows: pa.Table, name: str) -> tuple[str, str]:
         return spec.name, self.lake.write_part(spec, rows, name)
 
-    def _publish(self, file: FileVersion, report: FileReport, parts: dict[str, list[str]]) -> bool:
+    def _publish(
+        self,
+        file: FileVersion,
+        report: FileReport,
+        parts: dict[str, list[str]],
+        seen: ProductHistory | None = None,
+    ) -> bool:
         """Replace the key's rows in each table, intent first; False (nothing published)
         when a newer version of the key is already in the raw bucket. A per-key lock keeps
-        two versions of one key from publishing at once."""
+        two versions of one key from publishing at once. `seen`: the product versions the
+        file's rows carry (None: it carries none, now or before), which replace the key's
+        versions in the product history."""
         started = time.perf_counter()
         with self._key_lock(file):
             if self._superseded(file):
                 return False
             dates = report.event_dates | self._dates_of(file.key)
+            changed: list = []
+            others = None
+            if seen is not None:
+                changed, others = self._changed_versions(file.key, seen)
+                dates |= others.dates_affected(changed, self.ledger.known_dates())
             report.event_dates = dates
             self.ledger.mark_dirty(dates)
             for spec in _EVENT_TABLES:
                 self.lake.replace(spec, from_source(file.key), parts[spec.name])
+            if seen is not None:
+                self.lake.replace(lake.PRODUCT_HISTORY, from_source(file.key), rows=seen.to_table())
+                dates |= others.dates_affected(changed, self.ledger.known_dates())
+                report.event_dates = dates
             self.ledger.mark_dirty(dates)
             report.publish_s = time.perf_counter() - started
             self._supersede_earlier(file)
             return True
+
+    def _changed_versions(self, key: str, mine: ProductHistory):
+        """The (product, effective date) pairs a key's new and earlier versions define, and
+        the history of every other key (what dirty dates are computed against)."""
+        rows = self.lake.read(lake.PRODUCT_HISTORY)
+        own = pc.equal(rows["source_file"], key)
+        earlier = rows.filter(own)
+        others = ProductHistory(rows.filter(pc.invert(own)))
+        new = mine.to_table()
+        changed = list(
+            zip(new["product_id"].to_pylist(), new["effective_date"].to_pylist(), strict=True)
+        )
+        changed += zip(
+            earlier["product_id"].to_pylist(), earlier["effective_date"].to_pylist(), strict=True
+        )
+        return changed, others
 
     def _dates_of(self, key: str) -> set[dt.date]:
         """The dates that rows of `key` (an earlier version, or this one's crashed attempt)
@@ -230,7 +309,9 @@ class Ingestor:
 
     # products -------------------------------------------------------------------------------
 
-    def _products(self, file: FileVersion, stream, report: FileReport) -> bool:
+    def _products(
+        self, file: FileVersion, stream, report: FileReport, profile: Profile | None
+    ) -> bool:
         """Replace this key's versions in the product history and its quarantined rows.
 
         Dirty dates: for every product this version defines, and every product the key's
@@ -249,6 +330,7 @@ class Ingestor:
                 report,
                 self.settings.block_bytes,
                 self.settings.read_limits,
+                profile,
             )
             effective = drop_date(file.key) or self.store.modified_date(
                 file.bucket, file.key, file.version
@@ -296,6 +378,14 @@ class _Lock:
 
     def __exit__(self, *exc_info) -> None:
         self.ledger.release_lock(self.name, self.token)
+
+
+def seen_products(batches: list[pa.Table], key: str, ingested_at_us: int) -> ProductHistory:
+    """The product versions an events file's rows carry (`catalog.versions_on_event_rows`)."""
+    history = ProductHistory()
+    for day, versions in versions_on_event_rows(batches):
+        history.upsert(versions, day, key, ingested_at_us)
+    return history
 
 
 def _by_date(table: pa.Table) -> Iterator[pa.Table]:

@@ -82,6 +82,7 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric("RowsCurated", MetricUnit.Count, report.rows_curated)
         metrics.add_metric("RowsQuarantined", MetricUnit.Count, report.quarantined_total)
         metrics.add_metric("RowsDuplicate", MetricUnit.Count, report.rows_duplicate)
+        metrics.add_metric("RowsExcluded", MetricUnit.Count, report.rows_excluded)
         metrics.add_metric("FileSeconds", MetricUnit.Seconds, report.duration_s)
         if report.status == FileStatus.FAILED_PERMANENT:
             logger.error("file rejected", extra={"file": report.to_dict()})

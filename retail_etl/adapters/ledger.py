@@ -71,6 +71,9 @@ class FileRecord:
     rows_curated: int = 0
     rows_duplicate: int = 0
     rows_quarantined: dict[str, int] = field(default_factory=dict)
+    rows_excluded: int = 0  # rows its source profile excludes
+    unused_columns: list[str] = field(default_factory=list)  # columns nothing read
+    source: str = ""  # the source profile of a `source=NAME` key
     event_dates: list[str] = field(default_factory=list)
     error_code: str = ""
     error_message: str = ""
@@ -94,8 +97,14 @@ class FileRecord:
         return sum(self.rows_quarantined.values())
 
     def reconciles(self) -> bool:
-        """rows_in = rows_curated + rows_quarantined + rows_duplicate (DONE files)."""
-        return self.rows_in == self.rows_curated + self.rows_quarantined_total + self.rows_duplicate
+        """rows_in = rows_curated + rows_quarantined + rows_duplicate + rows_excluded (DONE
+        files)."""
+        return self.rows_in == (
+            self.rows_curated
+            + self.rows_quarantined_total
+            + self.rows_duplicate
+            + self.rows_excluded
+        )
 
 
 @dataclass(frozen=True)
@@ -183,12 +192,17 @@ class DynamoLedger:
                 "Key": file.item_key,
                 "UpdateExpression": (
                     "SET #st = :st, rows_in = :in, rows_curated = :cur, rows_duplicate = :dup, "
-                    "rows_quarantined = :q, event_dates = :dates, finished_at = :now, "
+                    "rows_quarantined = :q, rows_excluded = :exc, unused_columns = :unused, "
+                    "#src = :src, event_dates = :dates, finished_at = :now, "
                     "duration_s = :dur, publish_s = :pub, error_code = :ec, error_message = :em "
                     "REMOVE lease_until"
                 ),
                 "ConditionExpression": "#st = :ip AND #tok = :tok",
-                "ExpressionAttributeNames": {"#st": "status", "#tok": "lease_token"},
+                "ExpressionAttributeNames": {
+                    "#st": "status",
+                    "#tok": "lease_token",
+                    "#src": "source",
+                },
                 "ExpressionAttributeValues": {
                     ":st": {"S": status},
                     ":ip": {"S": IN_PROGRESS},
@@ -197,6 +211,9 @@ class DynamoLedger:
                     ":cur": {"N": str(report.rows_curated)},
                     ":dup": {"N": str(report.rows_duplicate)},
                     ":q": {"M": {k: {"N": str(v)} for k, v in report.rows_quarantined.items()}},
+                    ":exc": {"N": str(report.rows_excluded)},
+                    ":unused": {"L": [{"S": n} for n in sorted(report.unused_columns)]},
+                    ":src": {"S": report.source or ""},
                     ":dates": {"L": [{"S": d.isoformat()} for d in sorted(report.event_dates)]},
                     ":now": {"N": str(int(time.time()))},
                     ":dur": {"N": f"{report.duration_s:.3f}"},

@@ -14,6 +14,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from retail_etl.cli import sources as sources_cli
 from retail_etl.cli.common import UsageError, aws_access_message, is_aws_access_error
 from retail_etl.operations.replay import replayable_reasons
 
@@ -106,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, help="also write the report as JSON here")
     run.add_argument(
         "--workers", type=_positive, default=2, help="Lambda containers working at once"
+    )
+    run.add_argument(
+        "--sources",
+        type=Path,
+        help="source profiles folder (default: the repository's sources/)",
     )
 
     demo = sub.add_parser(
@@ -204,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="where to write the page (default: OUT/report.html, or STACK-report.html)",
     )
+    sources_cli.add_parser(sub)
     return parser
 
 
@@ -219,6 +226,7 @@ def _commands():
         "replay-quarantine": operate.cmd_replay,
         "backfill": operate.cmd_backfill,
         "report": report.cmd_report,
+        "sources": sources_cli.cmd_sources,
     }
 
 

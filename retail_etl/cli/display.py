@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from rich.table import Table
 
-from retail_etl.domain.contract import EVENT_REASONS, PRODUCT_REASONS
+from retail_etl.domain.contract import EVENT_REASONS, OWN_PRICE_REASONS, PRODUCT_REASONS
 from retail_etl.local.run import RunReport
 from retail_etl.local.runtime import UNCHANGED
 from retail_etl.operations.counts import Totals
@@ -61,7 +61,8 @@ def quarantine_table(report: RunReport) -> Table | None:
     table = Table(title="Quarantined rows by reason (where they are now)")
     for col in ("kind", "reason", "rows", "top offending values"):
         table.add_column(col, justify="right" if col == "rows" else "left")
-    for kind, reasons in (("events", EVENT_REASONS), ("products", PRODUCT_REASONS)):
+    events = (*EVENT_REASONS, *(r for r in OWN_PRICE_REASONS if r not in EVENT_REASONS))
+    for kind, reasons in (("events", events), ("products", PRODUCT_REASONS)):
         for reason in reasons:
             rows = totals.get(f"{kind}/{reason}", 0)
             if rows:

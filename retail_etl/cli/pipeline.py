@@ -54,6 +54,8 @@ def show_run(report: RunReport, title: str) -> None:
         console.print(f"not dropped (outside events/ and products/): {', '.join(report.ignored)}")
     quarantine = quarantine_table(report)
     console.print(quarantine if quarantine else "No row is quarantined.")
+    for line in source_notes(report):
+        console.print(line)
     daily = daily_table(report)
     console.print(daily if daily else "Daily workflow: no date changed, nothing to aggregate.")
     if report.dead_letters:
@@ -69,6 +71,23 @@ def show_run(report: RunReport, title: str) -> None:
     console.print(totals_line(report.totals))
 
 
+def source_notes(report: RunReport) -> list[str]:
+    """Per file: the source profile, rows it excluded, columns nothing read (never silent)."""
+    notes = []
+    for f in report.processed:
+        d = f.to_dict()
+        parts = []
+        if d.get("source"):
+            parts.append(f"profile {d['source']}")
+        if d.get("rows_excluded"):
+            parts.append(f"{d['rows_excluded']} row(s) excluded by the profile")
+        if d.get("unused_columns"):
+            parts.append(f"columns not used: {', '.join(d['unused_columns'])}")
+        if parts:
+            notes.append(f"{d['key']}: {'; '.join(parts)}")
+    return notes
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from retail_etl.local.dropped import discover
     from retail_etl.local.run import run_folder
@@ -78,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"input folder not found: {args.input}")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out must be a folder: {args.out} is a file")
+    settings = _with_sources(getattr(args, "sources", None))  # a bad profile is told first
     if not discover(args.input):
         raise UsageError(
             f"nothing to drop in {args.input}: files go under {args.input}/events/ and "
@@ -87,7 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     warehouse = args.out / WAREHOUSE
     with (
         spinner(f"running {args.input} through the emulated pipeline …") as progress,
-        LocalPipeline(args.out, workers=args.workers, progress=progress) as pipeline,
+        LocalPipeline(
+            args.out, settings=settings, workers=args.workers, progress=progress
+        ) as pipeline,
     ):
         report = run_folder(pipeline, args.input)
     show_run(report, f"Run of {args.input}")
@@ -103,6 +125,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not report.ok:
         console.print("[red]some files did not land: see their status above[/red]")
     return 0 if report.ok else 1
+
+
+def _with_sources(folder: Path | None):
+    """The local settings with the source profiles folder, validated before anything runs."""
+    from dataclasses import replace
+
+    from retail_etl.adapters.sources import load_profiles
+    from retail_etl.config import Settings
+    from retail_etl.domain.profile import ProfileError
+
+    try:
+        load_profiles(folder)
+    except ProfileError as exc:
+        raise UsageError(f"invalid source profiles:\n{exc}") from exc
+    settings = Settings.for_environment()
+    return replace(settings, sources_dir=str(folder.resolve())) if folder else settings
 
 
 def show_aggregates(warehouse: Path, day: str) -> None:

@@ -129,6 +129,16 @@ class ProductHistory:
         categories = pa.array(df["category"].to_numpy()[rows], type=pa.string())
         return names, categories, df["price_cents"].to_numpy()[rows]
 
+    def own_priced(self, source_files: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Which events carry their own product (their file, an events key, has versions
+        here: docs/sources.md): their enrichment is their own row's, never the history's."""
+        files = pc.unique(pa.array(self._df["source_file"], type=pa.string()))
+        events_files = files.filter(pc.starts_with(files, "events/"))
+        if not len(events_files) or not len(source_files):
+            return np.zeros(len(source_files), dtype=bool)
+        hit = pc.is_in(source_files, value_set=events_files)
+        return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+
     def to_table(self) -> pa.Table:
         df = self._df
         return pa.table(
@@ -148,6 +158,29 @@ class ProductHistory:
             },
             schema=PRODUCT_HISTORY,
         )
+
+
+def versions_on_event_rows(batches: list[pa.Table]) -> list[tuple[dt.date, pd.DataFrame]]:
+    """The product versions an events file's rows carry (`EventsBatch.products`, in file
+    order): per event date, the last row of each product, as versions to `upsert` effective
+    on that date."""
+    if not batches:
+        return []
+    frame = pa.concat_tables(batches).to_pandas()
+    frame = frame.drop_duplicates(["product_id", "event_date"], keep="last")
+    out = []
+    for day, rows in frame.groupby("event_date", sort=True):
+        versions = pd.DataFrame(
+            {
+                "product_id": rows["product_id"].to_numpy(),
+                "product_name": rows["product_name"].to_numpy(),
+                "category": rows["category"].to_numpy(),
+                "price_cents": rows["price_cents"].to_numpy(dtype="int64"),
+                "stock_level": pd.array([None] * len(rows), dtype="Int64"),
+            }
+        )
+        out.append((day, versions))
+    return out
 
 
 def _dtype(column: str) -> str:

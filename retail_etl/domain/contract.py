@@ -66,6 +66,9 @@ EVENT_REASONS = (
     Reason.UNKNOWN_PRODUCT,
     Reason.AMOUNT_OUT_OF_RANGE,
 )
+# Events of a source whose rows carry their product's price (docs/sources.md): the price and
+# the category are then checked on the row, after `invalid_quantity`.
+OWN_PRICE_REASONS = (Reason.MISSING_PRICE, Reason.INVALID_PRICE, Reason.MISSING_CATEGORY)
 PRODUCT_REASONS = (
     Reason.MALFORMED_ROW,
     Reason.MISSING_PRODUCT_ID,
@@ -89,6 +92,10 @@ class FileError:
     LINE_TOO_LONG = "line_too_long"
     COMPRESSION_BOMB = "compression_bomb"
     INVALID_HEADER = "invalid_header"
+    # a `source=NAME` key whose NAME no profile has (or whose profile lacks the file's kind)
+    UNKNOWN_SOURCE = "unknown_source"
+    # a profile hashes user ids but no salt is configured (docs/sources.md)
+    MISSING_HASH_SALT = "missing_hash_salt"
 
 
 UTC_US = pa.timestamp("us", tz="UTC")

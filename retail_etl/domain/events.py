@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -14,7 +14,10 @@ import pyarrow.compute as pc
 from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.dedup import SeenIds
-from retail_etl.domain.money import cents_to_decimal, fits
+from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.mapping import Mapping, text_format, unused_columns
+from retail_etl.domain.money import cents_to_decimal, fits, max_cents, price_to_cents
+from retail_etl.domain.profile import Profile
 from retail_etl.domain.reading import (
     DEFAULT_BLOCK_BYTES,
     DEFAULT_LIMITS,
@@ -30,7 +33,10 @@ Reason = c.Reason
 WANTED = ("event_id", *c.EVENT_REQUIRED[:3], *c.EVENT_TIMESTAMP_ALIASES, "quantity", "session_id")
 REQUIRED = (("user_id",), ("product_id",), ("event_type",), c.EVENT_TIMESTAMP_ALIASES)
 US_PER_DAY = 86_400_000_000
-_CODES = {reason: i + 1 for i, reason in enumerate(c.EVENT_REASONS)}
+# Codes index the contract's reasons, then those only a profile with prices on rows can give.
+_REASONS = (*c.EVENT_REASONS, *c.OWN_PRICE_REASONS)
+_CODES = {reason: i + 1 for i, reason in enumerate(_REASONS)}
+_MAX_PRICE_CENTS = max_cents(c.PRICE)
 _QUANTITY = r"^0*[0-9]{1,9}$"  # leading zeros allowed; never more digits than int64 holds
 
 
@@ -42,6 +48,9 @@ class EventsBatch:
     curated: pa.Table
     quarantine: pa.Table
     parked: pa.Table
+    # events carrying their own price: the product seen on each curated row (product_id,
+    # product_name, category, price_cents, event_date), in file order, for the history
+    products: pa.Table | None = None
 
 
 def _hex_ids(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
@@ -129,13 +138,21 @@ class EventsCleaner:
     """Holds what must survive between chunks of one file: the ids already kept."""
 
     def __init__(
-        self, key: str, history: ProductHistory, ingested_at_us: int, report: FileReport
+        self,
+        key: str,
+        history: ProductHistory,
+        ingested_at_us: int,
+        report: FileReport,
+        own_prices: bool = False,
     ) -> None:
         self.key = key
         self.history = history
         self.ingested_at_us = ingested_at_us
         self.report = report
         self.seen = SeenIds()
+        # rows carry their product (a profile maps unit_price): enriched with that, not the
+        # history, so the event's own price is its unit price
+        self.own_prices = own_prices
 
     def clean(self, chunk: Chunk) -> EventsBatch:
         n = chunk.num_rows
@@ -175,6 +192,13 @@ class EventsCleaner:
         quantity_ok &= quantity <= c.MAX_QUANTITY
         quantity_ok |= missing(quantity_text)  # a missing quantity means 1
         flag(~quantity_ok, Reason.INVALID_QUANTITY)
+        if self.own_prices:
+            price_text = text_column(chunk, "unit_price")
+            own_cents, price_ok = _price_cents(price_text)
+            flag(missing(price_text), Reason.MISSING_PRICE)
+            flag(~price_ok, Reason.INVALID_PRICE)
+            flag(own_cents > _MAX_PRICE_CENTS, Reason.AMOUNT_OUT_OF_RANGE)
+            flag(missing(text_column(chunk, "category")), Reason.MISSING_CATEGORY)
 
         ok = np.flatnonzero(reason == 0)
         take = pa.array(ok)
@@ -189,7 +213,10 @@ class EventsCleaner:
 
         kept = ok[first]
         days = micros[kept] // US_PER_DAY
-        history_rows = self.history.lookup(product_ok.filter(pa.array(first)), days)
+        if self.own_prices:
+            history_rows = np.zeros(len(kept), dtype=np.int64)
+        else:
+            history_rows = self.history.lookup(product_ok.filter(pa.array(first)), days)
         known = history_rows >= 0
         unknown_rows = kept[~known]
         reason[unknown_rows] = _CODES[Reason.UNKNOWN_PRODUCT]
@@ -211,7 +238,13 @@ class EventsCleaner:
             },
             schema=c.PARKED_EVENTS,
         )
-        names, categories, price = self.history.attributes(history_rows[known])
+        if self.own_prices:
+            rows = pa.array(kept, type=pa.int64())
+            names = text_column(chunk, "product_name").take(rows)
+            categories = text_column(chunk, "category").take(rows)
+            price = own_cents[kept]
+        else:
+            names, categories, price = self.history.attributes(history_rows[known])
         known_events = cleaned.filter(pa.array(known))
         in_range = revenue_fits(known_events, price)
         reason[kept[np.flatnonzero(known)[~in_range]]] = _CODES[Reason.AMOUNT_OUT_OF_RANGE]
@@ -219,14 +252,25 @@ class EventsCleaner:
         curated = _enriched(
             known_events.filter(keep), names.filter(keep), categories.filter(keep), price[in_range]
         )
+        products = None
+        if self.own_prices:
+            products = pa.table(
+                {
+                    "product_id": curated["product_id"],
+                    "product_name": curated["product_name"],
+                    "category": curated["category"],
+                    "price_cents": pa.array(price[in_range], type=pa.int64()),
+                    "event_date": curated["event_date"],
+                }
+            )
         quarantine = self._quarantine(chunk, reason, product, micros, has_time)
         self._count(chunk, reason, curated)
-        return EventsBatch(curated, quarantine, cleaned.filter(pa.array(~known)))
+        return EventsBatch(curated, quarantine, cleaned.filter(pa.array(~known)), products)
 
     def _quarantine(self, chunk, reason, product, micros, has_time) -> pa.Table:
         rows = np.flatnonzero(reason != 0)
         codes = reason[rows]
-        reasons = np.array(("", *c.EVENT_REASONS), dtype=object)[codes]
+        reasons = np.array(("", *_REASONS), dtype=object)[codes]
         dated = has_time[rows]
         days = np.where(dated, micros[rows] // US_PER_DAY, 0).astype(np.int32)
         lines = np.concatenate([chunk.line_numbers[rows], [ln for ln, _ in chunk.malformed_lines]])
@@ -266,7 +310,7 @@ class EventsCleaner:
             report.rows_quarantined[Reason.MALFORMED_ROW] += len(chunk.malformed_lines)
         codes, counts = np.unique(reason[reason != 0], return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
-            report.rows_quarantined[c.EVENT_REASONS[code - 1]] += count
+            report.rows_quarantined[_REASONS[code - 1]] += count
         if curated.num_rows:
             dates = pc.unique(curated["event_date"]).to_pylist()
             report.event_dates.update(dates)
@@ -280,12 +324,62 @@ def clean_events_file(
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     limits: ReadLimits = DEFAULT_LIMITS,
+    profile: Profile | None = None,
+    salt: bytes | None = None,
+    on_batch: Callable[[Chunk, EventsBatch], None] | None = None,
 ) -> Iterator[EventsBatch]:
     """Batches of curated and quarantined rows; `report` is kept up to date as they come.
+
+    With a source `profile`, each chunk is first mapped onto the contract (`domain/mapping.py`);
+    the rows it excludes are counted in `report.rows_excluded`. Columns the file has that
+    nothing reads are collected in `report.unused_columns`. `on_batch` sees each (mapped)
+    chunk with its batch (`sources check` uses it to show the values rejected).
 
     Raises FileRejected when the file must be rejected as a whole; callers must then discard
     the batches already received (nothing half-written may become visible).
     """
-    cleaner = EventsCleaner(key, history, ingested_at_us, report)
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
-        yield cleaner.clean(chunk)
+    mapping = events_mapping(key, profile, salt)
+    wanted, required = (mapping.wanted, mapping.required) if mapping else (WANTED, REQUIRED)
+    own_prices = bool(mapping and mapping.section.own_prices)
+    cleaner = EventsCleaner(key, history, ingested_at_us, report, own_prices)
+    chunks = iter_chunks(stream, key, wanted, required, block_bytes, limits, text_format(profile))
+    for chunk in chunks:
+        report.unused_columns |= unused_columns(chunk.names, wanted)
+        if mapping is not None:
+            chunk, excluded = mapping.apply(chunk)
+            report.rows_excluded += excluded
+            report.rows_in += excluded
+        batch = cleaner.clean(chunk)
+        if on_batch is not None:
+            on_batch(chunk, batch)
+        yield batch
+
+
+def events_mapping(key: str, profile: Profile | None, salt: bytes | None) -> Mapping | None:
+    """The mapping of an events file's profile; FileRejected when it cannot be applied."""
+    if profile is None:
+        return None
+    if profile.events is None:
+        raise FileRejected(
+            c.FileError.UNKNOWN_SOURCE, f"{key}: source {profile.name!r} has no events section"
+        )
+    if profile.hash_user_ids and not salt:
+        raise FileRejected(
+            c.FileError.MISSING_HASH_SALT,
+            f"{key}: source {profile.name!r} hashes user ids but no salt is configured",
+        )
+    return Mapping(profile, profile.events, salt)
+
+
+def _price_cents(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Cents of contract price strings (half-up), computed once per distinct value, and
+    whether each present value is a price (a missing one counts as valid here)."""
+    unique = pc.unique(values)
+    cents = [price_to_cents(v) for v in unique.to_pylist()]
+    pos = pc.index_in(values, value_set=unique).to_numpy(zero_copy_only=False)
+    pos = np.nan_to_num(pos, nan=0).astype(np.int64) if pos.dtype.kind == "f" else pos
+    known = np.array([v is not None for v in cents] or [False], dtype=bool)
+    numbers = np.array([0 if v is None else min(v, 1 << 62) for v in cents] or [0], np.int64)
+    present = values.is_valid().to_numpy(zero_copy_only=False)
+    ok = known[pos] | ~present
+    return np.where(known[pos], numbers[pos], 0), ok

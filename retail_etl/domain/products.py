@@ -10,7 +10,10 @@ import pandas as pd
 import pyarrow as pa
 
 from retail_etl.domain import contract as c
+from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.mapping import Mapping, text_format, unused_columns
 from retail_etl.domain.money import max_cents, price_to_cents
+from retail_etl.domain.profile import Profile
 from retail_etl.domain.reading import (
     DEFAULT_BLOCK_BYTES,
     DEFAULT_LIMITS,
@@ -42,10 +45,29 @@ def clean_products_file(
     report: FileReport,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     limits: ReadLimits = DEFAULT_LIMITS,
+    profile: Profile | None = None,
 ) -> ProductsFile:
-    """Products files are small next to events files, so rows are checked with plain pandas."""
+    """Products files are small next to events files, so rows are checked with plain pandas.
+
+    With a source `profile`, each chunk is first mapped onto the contract (`domain/mapping.py`).
+    """
     frames, quarantined = [], []
-    for chunk in iter_chunks(stream, key, WANTED, REQUIRED, block_bytes, limits):
+    mapping = None
+    if profile is not None:
+        if profile.products is None:
+            raise FileRejected(
+                c.FileError.UNKNOWN_SOURCE,
+                f"{key}: source {profile.name!r} has no products section",
+            )
+        mapping = Mapping(profile, profile.products)
+    wanted, required = (mapping.wanted, mapping.required) if mapping else (WANTED, REQUIRED)
+    chunks = iter_chunks(stream, key, wanted, required, block_bytes, limits, text_format(profile))
+    for chunk in chunks:
+        report.unused_columns |= unused_columns(chunk.names, wanted)
+        if mapping is not None:
+            chunk, excluded = mapping.apply(chunk)
+            report.rows_excluded += excluded
+            report.rows_in += excluded
         df = pd.DataFrame({name: text_column(chunk, name).to_pandas() for name in WANTED}).astype(
             object
         )

@@ -15,6 +15,7 @@ read as such).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -69,6 +70,23 @@ DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True)
+class TextFormat:
+    """How a file's text is written: the contract's defaults, or a source profile's.
+
+    `encoding` other than UTF-8 is one of the single-byte encodings a profile may declare
+    (cp1252, latin-1, iso-8859-15): the stream is transcoded to UTF-8 block by block, so
+    memory stays bounded and every check after it sees UTF-8.
+    """
+
+    delimiter: str = ","
+    quote: str = '"'
+    encoding: str = "utf-8"
+
+
+DEFAULT_TEXT = TextFormat()
+
+
+@dataclass(frozen=True)
 class FileFormat:
     """How a key's extension says the file is written."""
 
@@ -100,6 +118,8 @@ class Chunk:
     line_numbers: np.ndarray  # int64, one per row of `columns`
     malformed_lines: list[tuple[int, str]]  # (line number, raw text)
     _raw: pa.Array  # the text of each row's line
+    # every column name (normalized) the file has so far: the CSV header, the JSON keys
+    names: tuple[str, ...] = ()
 
     @property
     def num_rows(self) -> int:
@@ -108,6 +128,13 @@ class Chunk:
     def raw_records(self, rows: np.ndarray) -> list[str]:
         """The original text of the given rows, as written (for quarantine)."""
         return self._raw.take(pa.array(rows, type=pa.int64())).to_pylist()
+
+    def select(self, rows: np.ndarray, columns: dict[str, pa.Array]) -> Chunk:
+        """The given rows only, with `columns` (already of those rows) as its columns."""
+        take = pa.array(rows, type=pa.int64())
+        return Chunk(
+            columns, self.line_numbers[rows], self.malformed_lines, self._raw.take(take), self.names
+        )
 
 
 def text_column(chunk: Chunk, name: str) -> pa.Array:
@@ -138,6 +165,32 @@ class _CountingReader(io.RawIOBase):
         buffer[: len(data)] = data
         self.count += len(data)
         return len(data)
+
+
+class _Transcoded:
+    """A byte stream in a single-byte encoding, read as UTF-8 (bounded: one block at a time).
+
+    cp1252 leaves five byte values undefined: one of them rejects the file
+    (`invalid_encoding`), as a non-UTF-8 byte does in a UTF-8 file."""
+
+    def __init__(self, stream, encoding: str, key: str) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self.encoding = encoding
+        self.key = key
+        self.lines = 1
+
+    def read(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        try:
+            text = self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            line = self.lines + data.count(b"\n", 0, exc.start)
+            raise FileRejected(
+                FileError.INVALID_ENCODING, f"{self.key}: line {line} is not {self.encoding}"
+            ) from exc
+        self.lines += data.count(b"\n")
+        return text.encode("utf-8")
 
 
 def _line_ends_cr_only(data: bytes, final: bool) -> bool | None:
@@ -183,6 +236,7 @@ def iter_line_blocks(
     key: str,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     limits: ReadLimits = DEFAULT_LIMITS,
+    encoding: str = "utf-8",
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (number of the block's first line, bytes of whole lines) with bounded size.
 
@@ -190,6 +244,8 @@ def iter_line_blocks(
     """
     compressed = _CountingReader(stream) if fmt.gzip else None
     source = gzip.GzipFile(fileobj=compressed, mode="rb") if compressed else stream
+    if encoding != "utf-8":
+        source = _Transcoded(source, encoding, key)
     inflated = 0
     carry = b""
     line_no = 1
@@ -287,14 +343,21 @@ class CsvReader:
     the same way, so this is exact.
     """
 
-    def __init__(self, wanted: tuple[str, ...], required: tuple[tuple[str, ...], ...]) -> None:
+    def __init__(
+        self,
+        wanted: tuple[str, ...],
+        required: tuple[tuple[str, ...], ...],
+        text: TextFormat = DEFAULT_TEXT,
+    ) -> None:
         self.wanted = wanted
         self.required = required
+        self.text = text
         self.names: list[str] | None = None
 
     def _header(self, text: str, key: str, line: int) -> None:
         try:
-            fields = next(csv.reader([text]))
+            dialect = {"delimiter": self.text.delimiter, "quotechar": self.text.quote}
+            fields = next(csv.reader([text], **dialect))
         except csv.Error as exc:  # a stray CR, a field over csv's size limit
             raise FileRejected(
                 FileError.INVALID_HEADER, f"{key}: header on line {line} is not CSV ({exc})"
@@ -330,7 +393,8 @@ class CsvReader:
             for _ in range(h + 1):  # skip the header and the blank lines before it
                 body = body[body.find(b"\n") + 1 :] if b"\n" in body else b""
         # A quote left open would make pyarrow join the next line into the record.
-        open_quote = _mask(pc.equal(pc.bit_wise_and(pc.count_substring(lines, '"'), 1), 1))
+        quotes = pc.count_substring(lines, self.text.quote)
+        open_quote = _mask(pc.equal(pc.bit_wise_and(quotes, 1), 1))
         open_quote |= _stray_cr(lines)
         open_quote &= ~blank
         if open_quote.any():
@@ -345,8 +409,13 @@ class CsvReader:
         if len(rows) != table.num_rows:  # never lose rows silently
             raise ValueError(f"{key}: {table.num_rows} parsed rows for {len(rows)} lines")
         columns = {n: table.column(n).combine_chunks() for n in table.column_names}
+        names = tuple(n for n in self.names if not n.startswith("__duplicate_"))
         return Chunk(
-            columns, line_numbers[rows], _malformed(lines, bad, line_numbers), lines.take(rows)
+            columns,
+            line_numbers[rows],
+            _malformed(lines, bad, line_numbers),
+            lines.take(rows),
+            names,
         )
 
     def _parse(self, body: bytes, rejected: list[str], key: str, first_line: int) -> pa.Table:
@@ -365,7 +434,11 @@ class CsvReader:
             read_options=pacsv.ReadOptions(
                 column_names=self.names, block_size=max(1 << 24, len(body) + 1)
             ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.text.delimiter,
+                quote_char=self.text.quote,
+                invalid_row_handler=on_invalid,
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(include, pa.string()),
                 include_columns=include,
@@ -380,6 +453,11 @@ class JsonLinesReader:
     def __init__(self, wanted: tuple[str, ...], max_depth: int = DEFAULT_LIMITS.max_json_depth):
         self.wanted = wanted
         self.max_depth = max_depth
+        self.seen: dict[str, None] = {}  # every key (normalized) met so far, in order
+
+    def _saw(self, names) -> None:
+        for name in names:
+            self.seen.setdefault(normalize_name(name), None)
 
     def _too_deep(self, lines: pa.Array) -> np.ndarray:
         """Lines nested deeper than the limit; only lines with that many brackets are scanned."""
@@ -418,6 +496,7 @@ class JsonLinesReader:
             line_numbers[rows[row_ok]],
             _malformed(lines, ~blank & ~ok, line_numbers),
             row_lines.filter(keep),
+            tuple(self.seen),
         )
 
     def _read_json(self, body: bytes) -> pa.Table:
@@ -433,6 +512,7 @@ class JsonLinesReader:
         """
         try:  # the common case: every field keeps one JSON type in the block
             table = pajson.read_json(io.BytesIO(body))
+            self._saw(table.column_names)
             if not any(
                 normalize_name(f.name) in self.wanted
                 and (pa.types.is_floating(f.type) or pa.types.is_temporal(f.type))
@@ -441,11 +521,9 @@ class JsonLinesReader:
                 return table
         except pa.ArrowInvalid:
             pass
-        spellings = [
-            k
-            for k in dict.fromkeys(_JSON_KEY.findall(body))
-            if normalize_name(k.decode("utf-8")) in self.wanted
-        ]
+        every = list(dict.fromkeys(_JSON_KEY.findall(body)))
+        self._saw(k.decode("utf-8") for k in every)
+        spellings = [k for k in every if normalize_name(k.decode("utf-8")) in self.wanted]
         if not spellings:
             return pa.table({})
         names = [k.decode("utf-8") for k in spellings]
@@ -506,6 +584,7 @@ class JsonLinesReader:
         row_ok = np.ones(len(row_lines), dtype=bool)
         for r, text in enumerate(row_lines.to_pylist()):
             obj = _json_object(text)
+            self._saw(obj or ())
             row: dict = {}
             for k, v in (obj or {}).items():
                 norm = normalize_name(k)
@@ -597,20 +676,23 @@ def iter_chunks(
     required: tuple[tuple[str, ...], ...],
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     limits: ReadLimits = DEFAULT_LIMITS,
+    text: TextFormat = DEFAULT_TEXT,
 ) -> Iterator[Chunk]:
     """Chunks of a file, parsed per its extension; raises FileRejected for whole-file errors.
 
     `required` lists groups of column names of which a CSV header must hold at least one each.
+    `text` gives the CSV delimiter and quote and the encoding (a source profile's).
     """
     fmt = FileFormat.from_key(key)
     if fmt.kind == "csv":
-        reader: CsvReader | JsonLinesReader = CsvReader(wanted, required)
+        reader: CsvReader | JsonLinesReader = CsvReader(wanted, required, text)
     else:
         reader = JsonLinesReader(wanted, limits.max_json_depth)
 
     def chunks() -> Iterator[Chunk]:
         seen_any = False
-        for first_line, data in iter_line_blocks(stream, fmt, key, block_bytes, limits):
+        blocks = iter_line_blocks(stream, fmt, key, block_bytes, limits, text.encoding)
+        for first_line, data in blocks:
             chunk = reader.chunk(first_line, data, key)
             if chunk is None:
                 continue

@@ -70,8 +70,9 @@ def _known(events: pa.Table, history: ProductHistory) -> np.ndarray:
 
 
 def demoted(curated: pa.Table, parked: pa.Table, history: ProductHistory) -> pa.Table | None:
-    """Parked with the curated rows whose product has no version now; None: unchanged."""
-    unknown = _known(curated, history) < 0
+    """Parked with the curated rows whose product has no version now; None: unchanged.
+    Events that carry their own product (`ProductHistory.own_priced`) are never demoted."""
+    unknown = (_known(curated, history) < 0) & ~history.own_priced(curated["source_file"])
     new = curated.filter(pa.array(unknown & ~_in(curated, parked)))
     if not new.num_rows:
         return None
@@ -79,7 +80,14 @@ def demoted(curated: pa.Table, parked: pa.Table, history: ProductHistory) -> pa.
 
 
 def re_enriched(curated: pa.Table, parked: pa.Table, history: ProductHistory) -> pa.Table | None:
-    """Curated as the history says now; None when that is what it already holds."""
+    """Curated as the history says now; None when that is what it already holds. Events
+    that carry their own product keep the enrichment of their own row."""
+    own = history.own_priced(curated["source_file"])
+    if own.any():
+        fresh = re_enriched(curated.filter(pa.array(~own)), parked, history)
+        if fresh is None:
+            return None
+        return pa.concat_tables([curated.filter(pa.array(own)).cast(c.CURATED_EVENTS), fresh])
     extra = parked.filter(pa.array(~_in(parked, curated)))
     events = pa.concat_tables([_as_parked(curated), extra.cast(c.PARKED_EVENTS)])
     rows = _known(events, history)

@@ -1,4 +1,5 @@
-"""Per-file reconciliation: every record is curated, quarantined with a reason, or a duplicate."""
+"""Per-file reconciliation: every record is curated, quarantined with a reason, a duplicate, or
+excluded by its source profile."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ class FileReport:
     rows_curated: int = 0
     rows_duplicate: int = 0
     rows_quarantined: Counter = field(default_factory=Counter)
+    # rows a source profile excludes (event types or row filters it lists): counted, not kept
+    rows_excluded: int = 0
+    # columns the file has that neither its profile nor the contract reads (never silent)
+    unused_columns: set[str] = field(default_factory=set)
+    source: str | None = None  # the profile of a `source=NAME` key
     event_dates: set[dt.date] = field(default_factory=set)
     # products files: parked unknown_product events this file's products released
     rows_released: int = 0
@@ -52,8 +58,10 @@ class FileReport:
         return sum(self.rows_quarantined.values())
 
     def reconciles(self) -> bool:
-        """rows_in = rows_curated + rows_quarantined + rows_duplicate."""
-        return self.rows_in == self.rows_curated + self.quarantined_total + self.rows_duplicate
+        """rows_in = rows_curated + rows_quarantined + rows_duplicate + rows_excluded."""
+        return self.rows_in == (
+            self.rows_curated + self.quarantined_total + self.rows_duplicate + self.rows_excluded
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +72,9 @@ class FileReport:
             "rows_curated": self.rows_curated,
             "rows_duplicate": self.rows_duplicate,
             "rows_quarantined": dict(sorted(self.rows_quarantined.items())),
+            "rows_excluded": self.rows_excluded,
+            "unused_columns": sorted(self.unused_columns),
+            "source": self.source,
             "rows_released": self.rows_released,
             "event_dates": sorted(d.isoformat() for d in self.event_dates),
             "error_code": self.error_code,

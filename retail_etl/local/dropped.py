@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retail_etl.domain.contract import drop_date
+from retail_etl.domain.profile import source_of
 from retail_etl.ingest import KINDS
 
 DROP_ORDER = ("products", "events")  # a date's products land before its events
@@ -42,11 +43,16 @@ def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
     """Split drop order into runs that may be processed concurrently.
 
     A products file changes the history later events are enriched against, so it runs alone;
-    the events files between two products files only read it, as concurrent Lambdas would.
+    so does an events file of a source (its rows may carry products); the other events files
+    between two of those only read the history, as concurrent Lambdas would.
     """
     out: list[list[DroppedFile]] = []
+
+    def reader(f: DroppedFile) -> bool:
+        return f.kind == "events" and source_of(f.key) is None
+
     for f in files:
-        if f.kind == "events" and out and out[-1][0].kind == "events":
+        if reader(f) and out and reader(out[-1][0]):
             out[-1].append(f)
         else:
             out.append([f])

@@ -47,6 +47,7 @@ class FileCounts:
     rows_in: int = 0
     curated: int = 0
     duplicate: int = 0
+    excluded: int = 0  # rows its source profile excludes on purpose
     quarantined: dict[str, int] = field(default_factory=dict)  # by reason, no zeros
     released: int = 0  # parked at ingest, curated since its product arrived
     replayed: int = 0  # quarantined at ingest, sent through a replay file since
@@ -64,7 +65,9 @@ class FileCounts:
         return self.status in LANDED
 
     def reconciles(self) -> bool:
-        return self.rows_in == self.curated + self.quarantined_total + self.duplicate
+        return self.rows_in == (
+            self.curated + self.quarantined_total + self.duplicate + self.excluded
+        )
 
     @property
     def ok(self) -> bool:
@@ -82,7 +85,7 @@ class Totals:
     curated: int
     quarantined: int
     duplicate: int
-    excluded: int  # rows a source profile excludes on purpose (none without profiles)
+    excluded: int  # rows a source profile excludes on purpose
     dates_loaded: int
 
     def to_dict(self) -> dict[str, int]:
@@ -121,7 +124,7 @@ def totals(files: Iterable[FileCounts], dates_loaded: int = 0) -> Totals:
         curated=sum(f.curated for f in files),
         quarantined=sum(f.quarantined_total for f in files),
         duplicate=sum(f.duplicate for f in files),
-        excluded=0,
+        excluded=sum(f.excluded for f in files),
         dates_loaded=dates_loaded,
     )
 
@@ -211,6 +214,7 @@ def _from_ledger(record: FileRecord) -> FileCounts:
         rows_in=record.rows_in,
         curated=record.rows_curated,
         duplicate=record.rows_duplicate,
+        excluded=record.rows_excluded,
         quarantined={r: n for r, n in sorted(record.rows_quarantined.items()) if n},
         error_code=record.error_code,
         error=record.error_message or record.last_error,
@@ -250,6 +254,7 @@ def _fold(source: FileCounts, replay: FileCounts, lines: Counter, rows: _LakeRow
         source,
         curated=source.curated + replay.curated,
         duplicate=source.duplicate + replay.duplicate,
+        excluded=source.excluded + replay.excluded,
         quarantined={r: n for r, n in sorted(quarantined.items()) if n > 0},
         replayed=source.replayed + moved,
     )

@@ -58,6 +58,7 @@ def pipeline_status(
         "curated": totals.curated,
         "quarantined": totals.quarantined,
         "duplicate": totals.duplicate,
+        "excluded": totals.excluded,
     }
     dirty = sorted(ledger.dirty_dates())
     loaded = sorted(ledger.known_dates() - set(dirty))

@@ -139,7 +139,29 @@ def test_every_lambda_handler_exists_in_its_asset(synthesized, env):
         assert (asset / (module.replace(".", "/") + ".py")).is_file(), name
         assert (asset / "retail_etl" / "domain" / "events.py").is_file()
         assert not (asset / "retail_etl" / "generator").exists()  # test-data code stays out
+        assert (asset / "sources" / "rees46.yaml").is_file(), name  # profiles ship with it
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_source_profiles_are_validated_at_synth_and_the_salt_is_readable(synthesized, env):
+    stack = synthesized.stacks[env]
+    runtimes = [c for c in stack.node.find_all() if hasattr(c, "profiles")]
+    assert runtimes and {"rees46", "uci_online_retail", "ga4"} <= set(runtimes[0].profiles)
+    template = synthesized.templates[env]
+    ingest = next(
+        f
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "lambdas.ingest.handler.handler"
+    )
+    variables = ingest["Properties"]["Environment"]["Variables"]
+    assert variables["RETAIL_ETL_HASH_SALT_PARAMETER"].endswith("/user-id-salt")
+    statements = [
+        s
+        for p in resources(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(s["Action"] == "ssm:GetParameter" for s in statements)
 
 
 def test_code_and_layers_stay_under_lambdas_unzipped_limit(synthesized):
@@ -159,6 +181,9 @@ def test_code_and_layers_stay_under_lambdas_unzipped_limit(synthesized):
     assert len(code) == 1  # one code asset shared by every function
     assert (synthesized.outdir / layers / "python" / "pyiceberg" / "table").is_dir()
     assert not (synthesized.outdir / layers / "python" / "pyiceberg" / "cli").exists()
+    # what the source profiles need at run time (neither is in the managed layers' list)
+    assert (synthesized.outdir / layers / "python" / "yaml" / "__init__.py").is_file()
+    assert (synthesized.outdir / layers / "python" / "pydantic").is_dir()
     total = sum(sizes.values()) + layer.MANAGED_LAYERS_BYTES
     assert total < layer.LAMBDA_UNZIPPED_LIMIT, sizes
 

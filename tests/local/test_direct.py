@@ -128,3 +128,34 @@ def test_events_files_between_two_products_files_form_one_concurrent_wave(tmp_pa
         ["p.csv"],
         ["c.csv"],
     ]
+
+
+def test_source_keys_go_through_their_profiles_in_the_direct_run_too(tmp_path):
+    samples = Path(__file__).parents[1] / "domain" / "samples"
+    folder = tmp_path / "in" / "events" / "source=rees46" / "dt=2019-11-01"
+    folder.mkdir(parents=True)
+    (folder / "part.csv").write_bytes((samples / "rees46.csv").read_bytes())
+    unknown = tmp_path / "in" / "events" / "source=nope" / "dt=2019-11-01"
+    unknown.mkdir(parents=True)
+    (unknown / "x.csv").write_text("a\n")
+    run = run_direct(tmp_path / "in", tmp_path / "out", run_date=RUN_DATE)
+    by_key = {r.key: r for r in run.reports}
+    rees = by_key["events/source=rees46/dt=2019-11-01/part.csv"]
+    assert (rees.rows_in, rees.rows_curated, rees.rows_excluded) == (15, 11, 1)
+    assert rees.reconciles()
+    assert by_key["events/source=nope/dt=2019-11-01/x.csv"].error_code == "unknown_source"
+    assert run.lake.read(lake.CURATED_EVENTS).num_rows == 11
+
+
+def test_an_events_file_of_a_source_runs_alone_since_its_rows_may_carry_products(tmp_path):
+    for key in [
+        "events/dt=2026-11-01/a.csv",
+        "events/source=rees46/dt=2026-11-01/r.csv",
+        "events/dt=2026-11-02/z.csv",
+    ]:
+        drop(tmp_path, key, "x")
+    assert [[f.key.split("/")[-1] for f in w] for w in waves(discover(tmp_path))] == [
+        ["a.csv"],
+        ["r.csv"],
+        ["z.csv"],
+    ]
