@@ -97,16 +97,16 @@ $(AIRFLOW_STAMP): requirements-airflow.txt dags/constraints.txt
 		-r requirements-airflow.txt -c dags/constraints.txt
 	touch $(AIRFLOW_STAMP)
 
-# Wall time is the limit, not CPU: the three virtualenvs install side by side, then the DAG
-# test (mostly Airflow's start-up) runs beside pytest.
+# Wall time is the limit, not CPU: the three virtualenvs install side by side.
 test:
 	$(MAKE) -j3 $(STAMP) $(AIRFLOW_STAMP) $(CHECKOV_STAMP) chromium
-	$(MAKE) lint
-	$(MAKE) -j2 dag-test suite
+	$(MAKE) lint dag-test suite
 
-# Both cores: test modules are spread over two workers (a module's tests stay together).
+# Both cores: test modules are spread over two workers (a module's tests stay together), the
+# longest first (tests/conftest.py).
 suite: $(STAMP) $(CHECKOV_STAMP) chromium
-	RETAIL_ETL_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 --dist loadscope --durations=20
+	RETAIL_ETL_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 --dist loadscope --no-loadscope-reorder \
+		--durations=20
 
 # Found, or installed from the Debian packages (CI runs as root; elsewhere through sudo).
 chromium:

@@ -4,9 +4,9 @@ from benchmarks.end_to_end_scenario import scenario
 
 
 def test_the_scenario_runs_the_core_and_run_on_the_same_input_and_compares(tmp_path):
-    result = scenario(tmp_path, days=2, events_per_day=1000)
+    result = scenario(tmp_path, days=1, events_per_day=500)
     assert result["end_to_end"]["run_ok"]
-    assert result["event_rows"] >= 2000
+    assert result["event_rows"] >= 500
     for name in ("core", "end_to_end"):
         assert result[name]["wall_s"] > 0 and result[name]["peak_rss_mb"] > 0
     assert result["throughput_ratio"] == (
