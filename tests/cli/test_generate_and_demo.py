@@ -39,25 +39,6 @@ def test_generate_writes_to_an_s3_prefix():
     assert any(k.startswith("landing/products/dt=2026-11-01/") for k in keys)
 
 
-def test_demo_runs_end_to_end_and_reports_every_step(tmp_path, capsys):
-    report = tmp_path / "demo.json"
-    code = main(["demo", "--days", "2", "--events-per-day", "1000", "--json", str(report)])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "retail.daily_top_viewed_products for 2026-11-02" in out
-    assert "0 file(s) processed again" in out
-    data = json.loads(report.read_text())
-    keys = [f["key"] for f in data["first_run"]["files"]]
-    assert [k for k in keys if k.startswith("products/")] == [
-        "products/dt=2026-11-01/products-2026-11-01.csv",
-        "products/dt=2026-11-02/products-2026-11-02.jsonl",
-    ]
-    assert data["first_run"]["ok"]
-    assert data["first_run"]["quarantine"]["events/unknown_product"] > 0
-    assert data["second_pass"]["run"]["daily"] is None
-    assert data["late_run"]["daily"]["dates"][0]["date"] == "2026-11-01"
-
-
 @pytest.mark.parametrize(
     "argv",
     [

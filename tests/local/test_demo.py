@@ -111,3 +111,27 @@ def test_the_output_folder_holds_the_zones_the_warehouse_and_the_ledger(demo):
     ledger = json.loads((out / "ledger.json").read_text())
     done = [i for i in ledger if i["pk"].startswith("file#") and i["status"] == "DONE"]
     assert len(done) == len(demo.manifest["files"]) + 1  # and the late file
+
+
+def test_the_demo_command_reports_every_step_of_the_demo(demo, monkeypatch, capsys, tmp_path):
+    """`retail-etl demo` prints and writes what `run_demo` did: the demo of this module, run
+    once for both (the command adds no step of its own)."""
+    from retail_etl.cli import main
+
+    monkeypatch.setattr("retail_etl.local.demo.run_demo", lambda *args, **kwargs: demo)
+    report = tmp_path / "demo.json"
+    code = main(["demo", "--days", "3", "--events-per-day", "1500", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0
+    last_day = max(demo.first.daily.aggregated)
+    assert f"retail.daily_top_viewed_products for {last_day}" in out
+    assert "0 file(s) processed again" in out
+    data = json.loads(report.read_text())
+    keys = [f["key"] for f in data["first_run"]["files"]]
+    assert [k for k in keys if k.startswith("products/")] == sorted(
+        k for k in demo.manifest["files"] if k.startswith("products/")
+    )
+    assert data["first_run"]["ok"]
+    assert data["first_run"]["quarantine"]["events/unknown_product"] > 0
+    assert data["second_pass"]["run"]["daily"] is None
+    assert data["late_run"]["daily"]["dates"][0]["date"] == demo.late_dates[0]
