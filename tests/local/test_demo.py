@@ -24,7 +24,7 @@ ORDER = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo"), days=3, events_per_day=1500, seed=3)
+    return run_demo(tmp_path_factory.mktemp("demo"), days=2, events_per_day=1500, seed=3)
 
 
 def test_every_dropped_file_lands_and_reconciles_exactly_as_the_manifest_says(demo):
@@ -120,7 +120,7 @@ def test_the_demo_command_reports_every_step_of_the_demo(demo, monkeypatch, caps
 
     monkeypatch.setattr("retail_etl.local.demo.run_demo", lambda *args, **kwargs: demo)
     report = tmp_path / "demo.json"
-    code = main(["demo", "--days", "3", "--events-per-day", "1500", "--json", str(report)])
+    code = main(["demo", "--days", "2", "--events-per-day", "1500", "--json", str(report)])
     out = capsys.readouterr().out
     assert code == 0
     last_day = max(demo.first.daily.aggregated)
