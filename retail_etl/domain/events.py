@@ -15,7 +15,7 @@ from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.dedup import SeenIds
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.mapping import Mapping, text_format, unused_columns
+from retail_etl.domain.mapping import Mapping, mapped_chunks
 from retail_etl.domain.money import cents_to_decimal, fits, max_cents, price_to_cents
 from retail_etl.domain.profile import Profile
 from retail_etl.domain.reading import (
@@ -23,7 +23,6 @@ from retail_etl.domain.reading import (
     DEFAULT_LIMITS,
     Chunk,
     ReadLimits,
-    iter_chunks,
     text_column,
 )
 from retail_etl.domain.report import FileReport
@@ -339,16 +338,10 @@ def clean_events_file(
     the batches already received (nothing half-written may become visible).
     """
     mapping = events_mapping(key, profile, salt)
-    wanted, required = (mapping.wanted, mapping.required) if mapping else (WANTED, REQUIRED)
     own_prices = bool(mapping and mapping.section.own_prices)
     cleaner = EventsCleaner(key, history, ingested_at_us, report, own_prices)
-    chunks = iter_chunks(stream, key, wanted, required, block_bytes, limits, text_format(profile))
+    chunks = mapped_chunks(stream, key, mapping, (WANTED, REQUIRED), report, block_bytes, limits)
     for chunk in chunks:
-        report.unused_columns |= unused_columns(chunk.names, wanted)
-        if mapping is not None:
-            chunk, excluded = mapping.apply(chunk)
-            report.rows_excluded += excluded
-            report.rows_in += excluded
         batch = cleaner.clean(chunk)
         if on_batch is not None:
             on_batch(chunk, batch)

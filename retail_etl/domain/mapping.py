@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +32,8 @@ import pyarrow.compute as pc
 
 from retail_etl.domain import contract as c
 from retail_etl.domain.profile import EventsSection, ProductsSection, Profile
-from retail_etl.domain.reading import Chunk, TextFormat, text_column
+from retail_etl.domain.reading import Chunk, ReadLimits, TextFormat, iter_chunks, text_column
+from retail_etl.domain.report import FileReport
 from retail_etl.domain.timestamps import WINDOW_END_US, WINDOW_START_US, parse_timestamps
 
 _UNPARSED = "?"  # prefixed to a timestamp no format matched: no contract format starts so
@@ -222,3 +225,25 @@ def unused_columns(chunk_names: tuple[str, ...], used: tuple[str, ...]) -> set[s
     """The columns a file has that the profile (or the contract) does not read."""
     wanted = set(used)
     return {n for n in chunk_names if n and n not in wanted}
+
+
+def mapped_chunks(
+    stream: BinaryIO,
+    key: str,
+    mapping: Mapping | None,
+    contract: tuple[tuple[str, ...], tuple[tuple[str, ...], ...]],
+    report: FileReport,
+    block_bytes: int,
+    limits: ReadLimits,
+) -> Iterator[Chunk]:
+    """The file's chunks in contract columns: read as the profile says (or as the contract's
+    `(wanted, required)` columns), with its unused columns and excluded rows counted."""
+    wanted, required = (mapping.wanted, mapping.required) if mapping else contract
+    text = mapping.text if mapping else TextFormat()
+    for chunk in iter_chunks(stream, key, wanted, required, block_bytes, limits, text):
+        report.unused_columns |= unused_columns(chunk.names, wanted)
+        if mapping is not None:
+            chunk, excluded = mapping.apply(chunk)
+            report.rows_excluded += excluded
+            report.rows_in += excluded
+        yield chunk

@@ -11,14 +11,13 @@ import pyarrow as pa
 
 from retail_etl.domain import contract as c
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.mapping import Mapping, text_format, unused_columns
+from retail_etl.domain.mapping import Mapping, mapped_chunks
 from retail_etl.domain.money import max_cents, price_to_cents
 from retail_etl.domain.profile import Profile
 from retail_etl.domain.reading import (
     DEFAULT_BLOCK_BYTES,
     DEFAULT_LIMITS,
     ReadLimits,
-    iter_chunks,
     text_column,
 )
 from retail_etl.domain.report import FileReport
@@ -60,14 +59,8 @@ def clean_products_file(
                 f"{key}: source {profile.name!r} has no products section",
             )
         mapping = Mapping(profile, profile.products)
-    wanted, required = (mapping.wanted, mapping.required) if mapping else (WANTED, REQUIRED)
-    chunks = iter_chunks(stream, key, wanted, required, block_bytes, limits, text_format(profile))
+    chunks = mapped_chunks(stream, key, mapping, (WANTED, REQUIRED), report, block_bytes, limits)
     for chunk in chunks:
-        report.unused_columns |= unused_columns(chunk.names, wanted)
-        if mapping is not None:
-            chunk, excluded = mapping.apply(chunk)
-            report.rows_excluded += excluded
-            report.rows_in += excluded
         df = pd.DataFrame({name: text_column(chunk, name).to_pandas() for name in WANTED}).astype(
             object
         )
