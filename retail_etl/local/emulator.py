@@ -1,9 +1,15 @@
-"""An in-process moto server whose DynamoDB requests and Glue table updates run one at a time.
+"""An in-process moto server whose DynamoDB and SQS requests and Glue table updates run one
+at a time.
 
 moto's threaded server runs requests concurrently without locking its backends, so two
 conditional DynamoDB writes racing each other can both succeed. DynamoDB applies each item
 write atomically; serialising DynamoDB requests gives the local run and the tests that
 guarantee too, so concurrency tests exercise the ledger's conditions, not moto's races.
+SQS likewise: moto's receive checks that a message is visible and then marks it received, and
+its delete rebuilds the queue's message list, both unlocked; two pollers can receive one
+message twice or put a deleted one back, and a delete then fails with ReceiptHandleIsInvalid
+(seen once in CI with two pollers on a loaded machine). SQS requests are short: no poller
+uses long polling, so none holds the lock waiting.
 
 Glue's UpdateTable takes the VersionId the caller read and fails with
 ConcurrentModificationException when the table changed since: that check is what makes an
@@ -35,15 +41,18 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 
-class _SerialDynamoDB:
-    """WSGI middleware: DynamoDB requests (X-Amz-Target DynamoDB_…) run under one lock."""
+class _Serial:
+    """WSGI middleware: DynamoDB and SQS requests (X-Amz-Target DynamoDB_… or AmazonSQS.…)
+    run under one lock."""
+
+    TARGETS = ("DynamoDB", "AmazonSQS")
 
     def __init__(self, app) -> None:
         self.app = app
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(self.TARGETS):
             with self.lock:
                 return list(self.app(environ, start_response))
         return self.app(environ, start_response)
@@ -106,7 +115,7 @@ class LocalMotoServer:
 
     def __init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
-        app = _GlueVersionCheck(_SerialDynamoDB(_Dispatcher(create_backend_app)))
+        app = _GlueVersionCheck(_Serial(_Dispatcher(create_backend_app)))
         self.server = make_server(
             "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
         )
