@@ -3,7 +3,8 @@ the DynamoDB ledger; the Glue database of the Iceberg tables; the Athena workgro
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -16,7 +17,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.log_groups import retention as _retention
 from infra.runtime import RUNTIME, LambdaRuntime
@@ -103,6 +104,15 @@ class Ingestion(Construct):
             "PolicyDocument.Statement.1.Condition",
             {"ArnEquals": {"aws:SourceArn": self.rule.rule_arn}},
         )
+        # The same on the data key, whose grants to EventBridge (for the queue and the DLQ)
+        # CDK also leaves unconditioned. The rule's ARN is spelt out from its name: a
+        # reference would make the key depend on the rule, which depends on the queue, which
+        # depends on the key (aws-cdk issue 11158).
+        if isinstance(key.node.default_child, kms.CfnKey):
+            rule_arn = Stack.of(self).format_arn(
+                service="events", resource="rule", resource_name=rule_name
+            )
+            Aspects.of(key).add(_OnlyThisRuleUsesTheKey(key.node.default_child, rule_arn))
         self.function = lambda_.Function(
             self,
             "IngestFunction",
@@ -191,6 +201,29 @@ class Ingestion(Construct):
                 ),
             ),
         )
+
+
+@jsii.implements(IAspect)
+class _OnlyThisRuleUsesTheKey:
+    """Binds every key policy statement for events.amazonaws.com to this account and rule.
+    An aspect, because the statements exist only once every grant has been made."""
+
+    def __init__(self, key: kms.CfnKey, rule_arn: str) -> None:
+        self.key = key
+        self.rule_arn = rule_arn
+
+    def visit(self, node: IConstruct) -> None:
+        if node.node.path != self.key.node.path:  # jsii may hand another proxy of the key
+            return
+        stack = Stack.of(node)
+        condition = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnEquals": {"aws:SourceArn": self.rule_arn},
+        }
+        statements = stack.resolve(self.key.key_policy)["Statement"]
+        for i, statement in enumerate(statements):
+            if statement.get("Principal", {}).get("Service") == "events.amazonaws.com":
+                self.key.add_property_override(f"KeyPolicy.Statement.{i}.Condition", condition)
 
 
 def _key(spec: dict) -> dynamodb.Attribute:

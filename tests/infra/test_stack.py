@@ -576,6 +576,23 @@ def test_the_data_key_lets_cloudwatch_logs_encrypt_only_this_accounts_log_groups
 
 
 @pytest.mark.parametrize("env", ENVS)
+def test_eventbridge_may_use_the_data_key_only_for_the_raw_bucket_rule(synthesized, env):
+    (key,) = resources(synthesized.templates[env], "AWS::KMS::Key").values()
+    statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert len(statements) == 2  # the queue and the DLQ of the rule's target
+    rule_name = synthesized.stacks[env].settings.ingest_queue + "-raw-object-created"
+    for statement in statements:
+        account = {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert statement["Condition"]["StringEquals"] == account
+        arn = json.dumps(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        assert "AWS::AccountId" in arn and f":rule/{rule_name}" in arn
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_our_functions_environments_are_encrypted_with_the_data_key(synthesized, env):
     functions = resources(synthesized.templates[env], LAMBDA_FUNCTION)
     ours = {k: f for k, f in functions.items() if f["Properties"]["Handler"].startswith("lambdas.")}
