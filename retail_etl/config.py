@@ -28,6 +28,9 @@ class Settings:
     ingest_queue: str
     lease_seconds: int = 900
     block_bytes: int = 8 << 20
+    # an events file's rows of one table and date gather into data files of about this many
+    # (Arrow) bytes: few large files per input file, memory bounded (ingest.py `_Parts`)
+    part_bytes: int = 32 << 20
     # hostile-input bounds (domain/reading.py ReadLimits): longest line, deepest JSON nesting,
     # largest gzip inflation ratio
     max_line_bytes: int = 16 << 20

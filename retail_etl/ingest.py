@@ -31,7 +31,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from retail_etl.adapters.ledger import DONE, FINISHED, FileVersion, Ledger
 from retail_etl.adapters.objects import Store
 from retail_etl.adapters.sources import load_profiles, salt_source
-from retail_etl.adapters.tables import Lake, from_source
+from retail_etl.adapters.tables import Lake, Part, from_source
 from retail_etl.config import Settings
 from retail_etl.domain import lake
 from retail_etl.domain.catalog import ProductHistory, versions_on_event_rows
@@ -188,10 +188,10 @@ class Ingestor:
     def _events(
         self, file: FileVersion, stream, report: FileReport, profile: Profile | None
     ) -> bool:
-        """Clean the file chunk by chunk; each chunk's data files are written by a worker
-        thread (Parquet encoding and the upload release the GIL) while the next chunk is
-        cleaned. Events are enriched with the history as it is now; the daily refresh of
-        their dates makes that final. Returns False when a newer version superseded this one."""
+        """Clean the file block by block, gathering each table's rows of a date into large
+        data files (`_Parts`) written while the next block is cleaned. Events are enriched
+        with the history as it is now; the daily refresh of their dates makes that final.
+        Returns False when a newer version superseded this one."""
         history_rows = self.lake.read(lake.PRODUCT_HISTORY)
         history = ProductHistory(history_rows)
         # this key's own product versions (rows with their own prices), earlier and now
@@ -199,10 +199,8 @@ class Ingestor:
         carried = carries or pc.any(pc.equal(history_rows["source_file"], file.key)).as_py()
         products: list[pa.Table] = []
         now_us = time.time_ns() // 1000
-        stem = file_id(file.key)
-        parts: dict[str, list[str]] = {t.name: [] for t in _EVENT_TABLES}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parts") as uploads:
-            pending: list = []
+            parts = _Parts(self.lake, uploads, file_id(file.key), self.settings.part_bytes)
             batches = clean_events_file(
                 stream,
                 file.key,
@@ -214,37 +212,28 @@ class Ingestor:
                 profile,
                 self.salt() if profile and profile.hash_user_ids else None,
             )
-            for n, batch in enumerate(batches):
+            for batch in batches:
                 if batch.products is not None and batch.products.num_rows:
                     products.append(batch.products)
-                outputs = [(lake.CURATED_EVENTS, t) for t in _by_date(batch.curated)]
-                outputs += [(lake.PARKED_EVENTS, t) for t in _by_date(batch.parked)]
+                for rows in _by_date(batch.curated):
+                    parts.add(lake.CURATED_EVENTS, rows)
+                for rows in _by_date(batch.parked):
+                    parts.add(lake.PARKED_EVENTS, rows)
                 quarantine = batch.quarantine.filter(
                     pc.not_equal(batch.quarantine["reason"], Reason.UNKNOWN_PRODUCT)
                 )
                 if quarantine.num_rows:
-                    outputs.append((lake.QUARANTINE, quarantine))
+                    parts.add(lake.QUARANTINE, quarantine)
                 report.event_dates |= _dates(batch.parked)
-                for spec, rows in outputs:
-                    name = f"{stem}-c{n:05d}"
-                    pending.append(uploads.submit(self._write_part, spec, rows, name))
-                while len(pending) > _UPLOADS_AHEAD:  # bound memory
-                    table, path = pending.pop(0).result()
-                    parts[table].append(path)
-            for future in pending:
-                table, path = future.result()
-                parts[table].append(path)
+            written = parts.finish()
         seen = seen_products(products, file.key, now_us) if carried else None
-        return self._publish(file, report, parts, seen)
-
-    def _write_part(self, spec: lake.LakeTable, rows: pa.Table, name: str) -> tuple[str, str]:
-        return spec.name, self.lake.write_part(spec, rows, name)
+        return self._publish(file, report, written, seen)
 
     def _publish(
         self,
         file: FileVersion,
         report: FileReport,
-        parts: dict[str, list[str]],
+        parts: dict[str, list[Part]],
         seen: ProductHistory | None = None,
     ) -> bool:
         """Replace the key's rows in each table, intent first; False (nothing published)
@@ -265,7 +254,7 @@ class Ingestor:
             report.event_dates = dates
             self.ledger.mark_dirty(dates)
             for spec in _EVENT_TABLES:
-                self.lake.replace(spec, from_source(file.key), parts[spec.name])
+                self.lake.replace(spec, from_source(file.key), parts.get(spec.name, ()))
             if seen is not None:
                 self.lake.replace(lake.PRODUCT_HISTORY, from_source(file.key), rows=seen.to_table())
                 dates |= others.dates_affected(changed, self.ledger.known_dates())
@@ -362,6 +351,59 @@ class Ingestor:
 
 
 _EVENT_TABLES = (lake.QUARANTINE, lake.PARKED_EVENTS, lake.CURATED_EVENTS)
+
+
+class _Parts:
+    """An events file's rows on their way to data files: per table and date, rows wait until
+    they fill a part (`part_bytes` of Arrow data), and the largest waiting group is written
+    whenever all waiting rows pass twice that. Parts are encoded and uploaded by a worker
+    thread (Parquet encoding and the upload release the GIL) while the next block is
+    cleaned, at most `_UPLOADS_AHEAD` at a time."""
+
+    def __init__(
+        self, tables: Lake, uploads: ThreadPoolExecutor, stem: str, part_bytes: int
+    ) -> None:
+        self.lake, self.uploads, self.stem, self.part_bytes = tables, uploads, stem, part_bytes
+        self.waiting: dict[tuple[str, object], list[pa.Table]] = {}
+        self.specs: dict[str, lake.LakeTable] = {}
+        self.pending: list[tuple[str, Future]] = []
+        self.written: dict[str, list[Part]] = {}
+        self.count = 0
+
+    def add(self, spec: lake.LakeTable, rows: pa.Table) -> None:
+        group = (spec.name, rows[spec.partition][0].as_py() if spec.partition else None)
+        self.specs[spec.name] = spec
+        self.waiting.setdefault(group, []).append(rows)
+        if _nbytes(self.waiting[group]) >= self.part_bytes:
+            self._write(group)
+        while sum(_nbytes(w) for w in self.waiting.values()) > 2 * self.part_bytes:
+            self._write(max(self.waiting, key=lambda g: _nbytes(self.waiting[g])))
+
+    def finish(self) -> dict[str, list[Part]]:
+        """Write what still waits; the parts written, by table name."""
+        for group in list(self.waiting):
+            self._write(group)
+        for future in self.pending:
+            self._done(future)
+        self.pending = []
+        return self.written
+
+    def _write(self, group: tuple[str, object]) -> None:
+        rows = pa.concat_tables(self.waiting.pop(group))
+        name = f"{self.stem}-c{self.count:05d}"
+        self.count += 1
+        future = self.uploads.submit(self.lake.write_part, self.specs[group[0]], rows, name)
+        self.pending.append((group[0], future))
+        while len(self.pending) > _UPLOADS_AHEAD:  # bound memory
+            self._done(self.pending.pop(0))
+
+    def _done(self, pending: tuple[str, Future]) -> None:
+        table, future = pending
+        self.written.setdefault(table, []).append(future.result())
+
+
+def _nbytes(tables: list[pa.Table]) -> int:
+    return sum(t.nbytes for t in tables)
 
 
 class _Lock:

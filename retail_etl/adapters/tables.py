@@ -9,7 +9,6 @@ current rows are exactly the data files `plan_files` lists, which is what a COPY
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import uuid
@@ -18,7 +17,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -32,7 +30,14 @@ from pyiceberg.exceptions import (
     ValidationException,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
-from pyiceberg.table import Table
+from pyiceberg.io.pyarrow import (
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
+from pyiceberg.manifest import DataFile as IcebergDataFile
+from pyiceberg.manifest import DataFileContent, FileFormat
+from pyiceberg.table import Table, TableProperties
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from retail_etl.domain.lake import TABLES, LakeTable
@@ -71,6 +76,16 @@ class DataFile:
     rows: int
 
 
+@dataclass(frozen=True)
+class Part:
+    """A Parquet data file written for a table but not yet in it, with the Iceberg entry
+    (statistics, partition) computed from the footer the writer produced: committing it
+    reads nothing back."""
+
+    path: str
+    entry: IcebergDataFile
+
+
 def on_date(day: str) -> BooleanExpression:
     return EqualTo("event_date", day)
 
@@ -86,7 +101,7 @@ class Lake:
         self.catalog = catalog
         self.namespace = namespace
         self.roots = dict(roots)
-        self._writers: dict[str, tuple[str, Any]] = {}
+        self._writers: dict[str, Table] = {}
         self._scans = _ScanCache()
 
     @classmethod
@@ -226,30 +241,30 @@ class Lake:
 
     # writes ---------------------------------------------------------------------------------
 
-    def write_part(self, spec: LakeTable, rows: pa.Table, name: str) -> str:
+    def write_part(self, spec: LakeTable, rows: pa.Table, name: str) -> Part:
         """Write a Parquet data file (of one partition) under the table's data folder, not yet
-        part of the table:
-        `replace` commits it. The name is made unique, so a retry never overwrites a file an
-        earlier snapshot references; files of attempts that never committed are orphans,
-        invisible to readers until removed (runbook)."""
-        location, file_io = self._writer(spec)
-        folder = f"{location}/data"
+        part of the table: `replace` commits it. The name is made unique, so a retry never
+        overwrites a file an earlier snapshot references; files of attempts that never
+        committed are orphans, invisible to readers until removed (runbook)."""
+        table = self._writer(spec)
+        folder = f"{table.location()}/data"
         if spec.partition:  # one value per part: the folder Iceberg itself would use
             value = rows[spec.partition][0].as_py()
             folder += f"/{spec.partition}={value.isoformat()}"
         path = f"{folder}/{name}-{uuid.uuid4().hex[:12]}.parquet"
-        sink = io.BytesIO()
+        sink = pa.BufferOutputStream()
         pq.write_table(rows.cast(spec.schema), sink)
-        with file_io.new_output(path).create(overwrite=True) as out:
-            out.write(sink.getvalue())
-        return path
+        data = sink.getvalue()
+        with table.io.new_output(path).create(overwrite=True) as out:
+            out.write(data)
+        return Part(path, _entry(table, path, pq.read_metadata(pa.BufferReader(data)), data.size))
 
-    def _writer(self, spec: LakeTable) -> tuple[str, Any]:
-        """A table's location and file IO, loaded once: a table never moves, and a file is
-        written in many parts (one catalog round trip per part otherwise)."""
+    def _writer(self, spec: LakeTable) -> Table:
+        """A table as loaded once for writing parts: its location, file IO, schema and
+        partitioning never change, and a file is written in many parts (one catalog round
+        trip per part otherwise)."""
         if spec.name not in self._writers:
-            table = self.table(spec)
-            self._writers[spec.name] = (table.location(), table.io)
+            self._writers[spec.name] = self.table(spec)
         return self._writers[spec.name]
 
     def _retrying(self) -> Retrying:
@@ -290,11 +305,12 @@ class Lake:
         self,
         spec: LakeTable,
         where: BooleanExpression,
-        parts: list[str] = (),
+        parts: Iterable[Part] = (),
         rows: pa.Table | None = None,
     ) -> None:
         """One commit: delete the rows matching `where`, add `parts` (written by `write_part`)
         and `rows`. Retried on a concurrent commit, rebuilt on the newest snapshot."""
+        parts = list(parts)
         adding = bool(parts) or (rows is not None and rows.num_rows > 0)
         for attempt in self._retrying():
             with attempt:
@@ -304,7 +320,7 @@ class Lake:
                 with table.transaction() as tx:
                     tx.delete(where)
                     if parts:
-                        tx.add_files(list(parts), check_duplicate_files=False)
+                        _add(tx, parts)
                     if rows is not None and rows.num_rows:
                         tx.append(rows.cast(spec.schema))
 
@@ -353,6 +369,41 @@ class _ScanCache:
             self._entries[key] = rows
             while sum(t.nbytes for t in self._entries.values()) > self.max_bytes:
                 self._entries.popitem(last=False)
+
+
+def _entry(table: Table, path: str, footer: pq.FileMetaData, size: int) -> IcebergDataFile:
+    """The manifest entry of a data file written for `table`, as PyIceberg's add_files
+    builds it, from the footer in hand rather than one read back from storage."""
+    metadata = table.metadata
+    schema = metadata.schema()
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=footer,
+        stats_columns=compute_statistics_plan(schema, metadata.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(schema),
+    )
+    return IcebergDataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=statistics.partition(metadata.spec(), schema),
+        file_size_in_bytes=size,
+        sort_order_id=None,
+        spec_id=metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
+
+
+def _add(tx, parts: list[Part]) -> None:
+    """Add written parts to a transaction. Their Parquet has no Iceberg field ids, so the
+    table maps columns by name, as add_files sets it up."""
+    if tx.table_metadata.name_mapping() is None:
+        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+        tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
+    with tx.update_snapshot().fast_append() as append:
+        for part in parts:
+            append.append_data_file(part.entry)
 
 
 def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:

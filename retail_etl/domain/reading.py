@@ -314,9 +314,12 @@ def _mask(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
 
 
-def _stray_cr(lines: pa.Array) -> np.ndarray:
+def _stray_cr(lines: pa.Array, data: bytes) -> np.ndarray:
     """Lines holding a carriage return that does not end them (pyarrow's parsers would take
-    it for a line end and shift every record after it)."""
+    it for a line end and shift every record after it). A block of LF line ends without any
+    CR, the usual case, is not scanned line by line."""
+    if b"\r" not in data:
+        return np.zeros(len(lines), dtype=bool)
     return _mask(pc.match_substring(lines, "\r"))
 
 
@@ -395,7 +398,7 @@ class CsvReader:
         # A quote left open would make pyarrow join the next line into the record.
         quotes = pc.count_substring(lines, self.text.quote)
         open_quote = _mask(pc.equal(pc.bit_wise_and(quotes, 1), 1))
-        open_quote |= _stray_cr(lines)
+        open_quote |= _stray_cr(lines, data)
         open_quote &= ~blank
         if open_quote.any():
             body = _join(lines, ~blank & ~open_quote)
@@ -476,7 +479,7 @@ class JsonLinesReader:
             return None
         line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
         # Never handed to a parser: too deep for pyarrow's stack, or split by a stray CR.
-        hostile = ~blank & (self._too_deep(lines) | _stray_cr(lines))
+        hostile = ~blank & (self._too_deep(lines) | _stray_cr(lines, data))
         # A line that does not start with '{' and end with '}' cannot be an object.
         ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
         ok &= ~hostile

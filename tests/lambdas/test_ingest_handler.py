@@ -327,14 +327,27 @@ def test_a_poison_message_lands_in_the_dlq_intact_after_the_allowed_tries(accoun
     assert "ThrottlingException" in item.last_error
 
 
+BIG_ROWS = [f"x{i},U{i % 97},P{1 + i % 2},view,2026-11-01T10:00:00Z," for i in range(40_000)]
+BIG = gzip.compress((EVENTS + "\n".join(BIG_ROWS) + "\n").encode())
+
+
 def test_a_file_larger_than_a_block_streams_through_in_bounded_chunks(account, monkeypatch):
     monkeypatch.setenv("RETAIL_ETL_BLOCK_BYTES", str(64 << 10))
+    monkeypatch.setenv("RETAIL_ETL_PART_BYTES", str(64 << 10))
     drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
-    rows = [f"x{i},U{i % 97},P{1 + i % 2},view,2026-11-01T10:00:00Z," for i in range(40_000)]
-    body = gzip.compress((EVENTS + "\n".join(rows) + "\n").encode())
-    _reply, file = drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", body)
+    _reply, file = drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", BIG)
     item = account.ledger.get(file)
     assert (item.status, item.rows_in, item.rows_curated) == (DONE, 40_006, 40_003)
     parts = account.lake.data_files(lake.CURATED_EVENTS, on_date("2026-11-01"))
-    assert len(parts) > 10  # one data file per chunk: the file never sat in memory whole
+    assert len(parts) > 10  # parts leave as blocks are read: the file never sat in memory whole
     assert len(curated_rows(account)) == 40_003
+
+
+def test_the_blocks_of_a_file_gather_into_one_data_file_per_date(account, monkeypatch):
+    monkeypatch.setenv("RETAIL_ETL_BLOCK_BYTES", str(64 << 10))
+    drop_and_ingest(account, "products/dt=2026-11-01/p.csv", PRODUCTS)
+    drop_and_ingest(account, "events/dt=2026-11-01/big.csv.gz", BIG)
+    parts = account.lake.data_files(lake.CURATED_EVENTS)
+    dates = [p.path.split("event_date=")[1].split("/")[0] for p in parts]
+    assert len(dates) == len(set(dates))  # one data file per date of the file
+    assert sum(p.rows for p in parts) == 40_003
