@@ -130,19 +130,17 @@ class LocalPipeline:
         progress: Progress | None = None,
         read_only: bool = False,
         tables: bool = False,
-        definition: dict | None = None,
     ) -> None:
         """`read_only`: restore the ledger and DLQ only, start no Lambda containers and write
         nothing back; with `tables`, restore the buckets and the tables too, to read them
-        (`status`'s true counts, `report`). `definition`: the daily state machine to run
-        (`workflow.load_definition()`, the committed one, by default)."""
+        (`status`'s true counts, `report`)."""
         self.out_dir = Path(out_dir)
         self.read_only = read_only
         self.tables = tables
         self.settings = settings or Settings.for_environment()
         self.workers = workers
         self.progress = progress or (lambda message: None)
-        self.definition = definition or load_definition()
+        self.definition = load_definition()  # the daily state machine (workflow.py)
         self._stack = ExitStack()
         self._lock = threading.Lock()
         self._handled, self._expected = 0, 0
