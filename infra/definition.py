@@ -1,8 +1,13 @@
-"""Print an environment's state machine definition with its CloudFormation references
-resolved to concrete names, for running it outside CloudFormation (the DAG tests run it on
-moto's Step Functions).
+"""An environment's state machine definition with its CloudFormation references resolved to
+concrete names, for running it outside CloudFormation: the DAG tests run dev's on moto's Step
+Functions, and the local runtime interprets the committed copy of prod's
+(`retail_etl/local/state_machine.json`, the environment with the warehouse load).
 
     python -m infra.definition dev > build/state_machine.dev.json
+    python -m infra.definition prod > retail_etl/local/state_machine.json
+
+Besides the definition: the Lambda functions it invokes (logical ids, named in the ARNs) with
+each one's `Handler` property, the SNS topics and the Glue jobs it names.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ ACCOUNT, REGION = "123456789012", "eu-west-1"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def resolved_definition(env: str) -> dict:
+def synthesized_template(env: str) -> dict:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import tempfile
 
@@ -28,10 +33,14 @@ def resolved_definition(env: str) -> dict:
     with tempfile.TemporaryDirectory() as out:
         app = build_app(cdk.App(context={**context, "env": env}, outdir=out))
         stack = next(c for c in app.node.children if isinstance(c, cdk.Stack))
-        template = app.synth().get_stack_by_name(stack.stack_name).template
+        return app.synth().get_stack_by_name(stack.stack_name).template
+
+
+def resolve(template: dict) -> dict:
+    """The template's state machine definition, references resolved."""
     resources = template["Resources"]
     machine = next(r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine")
-    functions, topics = set(), set()
+    handlers, topics, jobs = {}, set(), set()
 
     def value(part) -> str:
         if isinstance(part, str):
@@ -46,18 +55,34 @@ def resolved_definition(env: str) -> dict:
                 topics.add(ref)
                 return f"arn:aws:sns:{REGION}:{ACCOUNT}:{ref}"
             if kind == "AWS::Glue::Job":
-                return resources[ref]["Properties"].get("Name", ref)
+                name = resources[ref]["Properties"].get("Name", ref)
+                jobs.add(name)
+                return name
         if "Fn::GetAtt" in part:
             ref = part["Fn::GetAtt"][0]
             if resources[ref]["Type"] == "AWS::Lambda::Function":
-                functions.add(ref)
-                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
+                arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
+                handlers[arn] = resources[ref]["Properties"]["Handler"]
+                return arn
         raise ValueError(f"cannot resolve {part}")
 
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     definition = json.loads("".join(value(p) for p in parts))
-    return {"definition": definition, "functions": sorted(functions), "topics": sorted(topics)}
+    return {
+        "definition": definition,
+        "functions": sorted(arn.rpartition(":")[2] for arn in handlers),
+        "handlers": dict(sorted(handlers.items())),
+        "topics": sorted(topics),
+        "glue_jobs": sorted(jobs),
+    }
+
+
+def resolved_definition(env: str) -> dict:
+    return resolve(synthesized_template(env))
 
 
 if __name__ == "__main__":
-    json.dump(resolved_definition(sys.argv[1] if len(sys.argv) > 1 else "dev"), sys.stdout)
+    json.dump(
+        resolved_definition(sys.argv[1] if len(sys.argv) > 1 else "dev"), sys.stdout, indent=1
+    )
+    print()

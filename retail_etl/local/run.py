@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from retail_etl.ingest import KINDS
-from retail_etl.local.runtime import UNCHANGED, DailyRun, FileOutcome, LocalPipeline
+from retail_etl.local.runtime import UNCHANGED, FileOutcome, LocalPipeline
+from retail_etl.local.workflow import DailyRun
 from retail_etl.operations.counts import FileCounts, Totals, pipeline_counts, totals, version_counts
 from retail_etl.operations.offending import OffendingValue, top_offending
 
@@ -89,7 +90,6 @@ class RunReport:
             "event_rows_per_s": round(rows / self.timings["total_s"]) if rows else 0,
             "ingest_event_rows_per_s": round(rows / ingest_s) if rows and ingest_s else 0,
         }
-
 
     def _file_dict(self, f: FileOutcome) -> dict[str, Any]:
         c = self.counts_of(f)

@@ -10,10 +10,12 @@ restores the state a previous command left in the output folder. Then:
   event the stack's rule puts on the ingest queue, and drains the queue like the Lambda event
   source mapping: the ingest handler gets SQS batches, failed items are retried and end in the
   DLQ after the allowed receives;
-* `run_daily()` runs the state machine's tasks in its order through the same handlers:
-  plan → aggregate each date (the Map, `workers` at a time) → load → mark loaded. The load
-  is the one local substitution: the planned dates go into `warehouse.duckdb` with the same
-  SQL Redshift runs (see `adapters/warehouse.py`), read from the mirrored Parquet.
+* `run_daily()` executes the daily state machine: the definition the CDK app synthesizes
+  (`workflow.py`), interpreted here with its Lambda tasks in the same containers. The Choice
+  sends each date to Lambda or Glue, Retry and Catch hold, and the load is submitted, polled
+  and explained as deployed; the warehouse is the local substitution: the planned dates go
+  into `warehouse.duckdb` with the same SQL Redshift runs (see `adapters/warehouse.py`), read
+  from the mirrored Parquet.
 
 Handlers run in worker processes (`containers.py`) as Lambda containers would. On exit the
 account is written down to the output folder (`state.py`).
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +61,9 @@ from retail_etl.local.delivery import lambda_sqs_record, object_created
 from retail_etl.local.dropped import DroppedFile, discover, waves
 from retail_etl.local.emulator import EMULATOR_ENV, emulated_aws
 from retail_etl.local.state import LocalState
+from retail_etl.local.workflow import DailyRun, LocalDailyWorkflow, load_definition
 
 INGEST = "lambdas.ingest.handler.handler"
-PLAN = "lambdas.daily.handler.plan"
-AGGREGATE = "lambdas.daily.handler.aggregate_day"
-MARK_LOADED = "lambdas.daily.handler.mark_loaded"
-HANDLERS = (INGEST, PLAN, AGGREGATE, MARK_LOADED)
 WAREHOUSE = "warehouse.duckdb"
 # One file per invocation locally, so two containers clean two files at once; in AWS the event
 # source mapping batches up to 5 and scales out instead.
@@ -74,21 +73,6 @@ UNCHANGED = "UNCHANGED"
 CONTAINER_DIED = "lambda_container_died"
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class DailyRun:
-    """What one run of the daily workflow did."""
-
-    run_date: str
-    dates: list[dict[str, Any]]  # every planned date: aggregated and loaded
-    marked_clean: list[str]  # dirty dates whose change this run loaded
-    still_dirty: list[str]  # dates that changed again during the run
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def aggregated(self) -> list[str]:
-        return [d["date"] for d in self.dates]
 
 
 @dataclass
@@ -156,6 +140,7 @@ class LocalPipeline:
         self.settings = settings or Settings.for_environment()
         self.workers = workers
         self.progress = progress or (lambda message: None)
+        self.definition = load_definition()  # the daily state machine (workflow.py)
         self._stack = ExitStack()
         self._lock = threading.Lock()
         self._handled, self._expected = 0, 0
@@ -191,10 +176,20 @@ class LocalPipeline:
                 **s.to_env(),
                 "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
             }
+            handlers = (INGEST, *self.definition["handlers"].values())
             self.containers = LambdaContainers(
-                env, self.out_dir / "logs" / "lambda.log", self.workers, HANDLERS
+                env, self.out_dir / "logs" / "lambda.log", self.workers, handlers
             )
             self._stack.callback(self.containers.close)
+            self.workflow = LocalDailyWorkflow(
+                self.definition,
+                self.containers.invoke,
+                self._load,
+                self.s3,
+                self.out_dir,
+                self.progress,
+            )
+            self._stack.callback(self.workflow.close)
         self.state = LocalState(
             s, self.out_dir, self.s3, self.ledger, self.sqs, self.dlq_url, self.lake
         )
@@ -382,35 +377,21 @@ class LocalPipeline:
     # the daily workflow ---------------------------------------------------------------------
 
     def run_daily(self, run_date: dt.date | None = None) -> DailyRun | None:
-        """The state machine's tasks in order; None when no date is dirty and no run date is
-        given (nothing new to aggregate)."""
-        if run_date is None:
-            dirty = self.ledger.dirty_dates()
-            if not dirty:
-                return None
-            run_date = max(dirty)
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        planned = self.containers.invoke(PLAN, {"run_date": run_date.isoformat()})
-        dates = planned["dates"]
-        self.progress(f"aggregating {len(dates)} date(s): {', '.join(d['date'] for d in dates)}")
-        aggregated = [self.containers.submit(AGGREGATE, {"date": d["date"]}) for d in dates]
-        rows = {d["date"]: f.result()["rows"] for d, f in zip(dates, aggregated, strict=True)}
-        timings["aggregate_s"] = time.perf_counter() - started
+        """One execution of the daily state machine (`workflow.py`). Without a run date its
+        input is the schedule's, `{"run_date": null}` (the plan takes yesterday), and it runs
+        only when a file changed a date: None when no date is dirty."""
+        if run_date is None and not self.ledger.dirty_dates():
+            return None
+        return self.workflow.run(run_date)
+
+    def _load(self, days: list[str]) -> dict[str, float]:
+        """The local load statement: mirror the zones the load reads, then load; timed."""
         started = time.perf_counter()
         self.state.mirror("curated", "analytics")  # the load reads the mirrored Parquet
-        timings["mirror_s"] = time.perf_counter() - started
+        mirrored = time.perf_counter()
         self.progress(f"loading {WAREHOUSE}")
-        self.load([d["date"] for d in dates])
-        timings["load_s"] = time.perf_counter() - started - timings["mirror_s"]
-        marked = self.containers.invoke(MARK_LOADED, {"dates": dates})
-        return DailyRun(
-            planned["run_date"],
-            [{**d, "rows": rows[d["date"]]} for d in dates],
-            marked["clean"],
-            marked["still_dirty"],
-            timings,
-        )
+        self.load(days)
+        return {"mirror_s": mirrored - started, "load_s": time.perf_counter() - mirrored}
 
     def load(self, days: list[str]) -> None:
         """The dates' facts and aggregates into the DuckDB warehouse, from the mirror."""

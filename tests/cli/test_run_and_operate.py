@@ -1,13 +1,17 @@
 """`run`, `query`, `status`, `replay-quarantine` and `backfill` on a local run's folder."""
 
+import datetime as dt
 import json
 import shutil
 
 import duckdb
 import pytest
 
+from retail_etl import daily
 from retail_etl.cli import main
 from tests.cli.conftest import EVENTS
+
+ONE_DAY = dt.timedelta(days=1)
 
 
 def test_run_lands_the_good_files_reports_the_bad_ones_and_exits_1(first_run):
@@ -26,6 +30,18 @@ def test_run_lands_the_good_files_reports_the_bad_ones_and_exits_1(first_run):
     assert report["quarantine"] == {"events/invalid_timestamp": 1, "events/missing_user_id": 1}
     assert all(f["reconciles"] for f in report["files"])
     assert report["daily"]["marked_clean"] == ["2026-11-01"]
+
+
+def test_run_takes_yesterday_as_its_run_date_like_the_schedule_and_lists_the_dates_with_rows(
+    first_run,
+):
+    """No run date: the state machine's plan takes yesterday, as deployed; that empty date is
+    planned and loaded but only the date with events is listed."""
+    _, report, _ = first_run
+    yesterday = daily.default_run_date()
+    # the run may have started before midnight UTC
+    assert report["daily"]["run_date"] in {yesterday.isoformat(), str(yesterday - ONE_DAY)}
+    assert [d["date"] for d in report["daily"]["dates"]] == ["2026-11-01"]
 
 
 def test_query_reads_the_warehouse_the_run_loaded(first_run, capsys):

@@ -18,7 +18,9 @@ import pytest
 
 from infra.aggregation import MAX_POLLS
 from infra.config import EnvironmentConfig
+from infra.definition import resolve
 from infra.log_groups import LAMBDA_FUNCTION
+from retail_etl.local import workflow
 
 ENVS = ("dev", "prod")
 REPO = Path(__file__).resolve().parents[2]
@@ -240,6 +242,23 @@ def test_the_load_poll_loop_is_bounded_and_handles_every_final_state(synthesized
     assert states["LoadStatus"]["Default"] == "WaitForLoad"
     assert "redshiftdata:describeStatement" in states["DescribeLoad"]["Resource"]
     assert "LoadStatus" not in definition(synthesized, "dev")["States"]  # warehouse off in dev
+
+
+def test_the_local_runs_state_machine_is_the_one_the_app_synthesizes(synthesized):
+    """The local run interprets a committed copy of prod's resolved definition (the one with
+    the load): it must be what the app synthesizes now, handlers read from the template."""
+    synthesized_now = resolve(synthesized.templates["prod"])
+    committed = workflow.load_definition()
+    assert committed == synthesized_now, (
+        f"{workflow.DEFINITION.relative_to(REPO)} is not the synthesized definition: "
+        f"regenerate it with `.venv/bin/python -m infra.definition prod > "
+        f"{workflow.DEFINITION.relative_to(REPO)}`"
+    )
+    stack = synthesized.stacks["prod"]
+    plan = stack.get_logical_id(stack.aggregation.plan_fn.node.default_child)
+    assert committed["handlers"][f"arn:aws:lambda:eu-west-1:123456789012:function:{plan}"] == (
+        "lambdas.daily.handler.plan"
+    )
 
 
 @pytest.mark.parametrize("env", ENVS)
