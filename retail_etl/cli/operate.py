@@ -1,16 +1,19 @@
-"""`query`, `status`, `replay-quarantine`, `backfill`: on the local run's state (`--out`) or a
-deployed stack (`--stack`, with `--profile`/`--region`)."""
+"""`query`, `status`, `replay-quarantine`, `backfill`: `query` on the local run's state,
+the others on the pipeline the target arguments name (`target.py`), written once for both."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import sys
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from retail_etl.cli.common import UsageError, console, spinner, write_json
+from retail_etl.cli.common import UsageError, console, write_json
 from retail_etl.cli.display import rows_table, totals_line, write_csv, write_json_rows
-from retail_etl.local.state import LEDGER_JSON
+from retail_etl.cli.target import local_pipeline, open_pipeline
+
+if TYPE_CHECKING:
+    from retail_etl.operations.pipeline import DailyOutcome
 
 MAX_QUERY_ROWS = 1000
 MAX_BACKFILL_DAYS = 366
@@ -51,7 +54,7 @@ def _query_lake(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
     local run left them, by their catalog names, as Athena sees them in AWS."""
     from retail_etl.operations.report import ALL_TABLES, DuckDBOverLake
 
-    with local_pipeline(args, read_only=True, tables=True, quiet=True) as p:
+    with local_pipeline(args, read_only=True, quiet=True) as p:
         engine = DuckDBOverLake(p.lake, ALL_TABLES)
     try:
         return engine.execute(args.sql, MAX_QUERY_ROWS + 1)
@@ -59,47 +62,11 @@ def _query_lake(args: argparse.Namespace) -> tuple[list[str], list[tuple]]:
         engine.close()
 
 
-@contextmanager
-def local_pipeline(
-    args: argparse.Namespace, read_only: bool = False, tables: bool = False, quiet: bool = False
-):
-    """The local run's state in `args.out`, restored into a fresh emulator. `quiet`: no
-    progress lines, so stdout carries only the result (`query --format csv|json`)."""
-    from retail_etl.local.runtime import LocalPipeline
-
-    if not (args.out / LEDGER_JSON).is_file():
-        raise UsageError(f"no local run state in {args.out} (run `retail-etl run` first)")
-    with (
-        spinner(f"restoring the local run in {args.out} …", quiet) as progress,
-        LocalPipeline(args.out, progress=progress, read_only=read_only, tables=tables) as pipeline,
-    ):
-        yield pipeline
-
-
-def deployed_stack(args: argparse.Namespace):
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from retail_etl.operations.deployed import DeployedStack, StackNotFound
-
-    try:
-        return DeployedStack.connect(args.stack, args.profile, args.region)
-    except (StackNotFound, BotoCoreError, ClientError, KeyError) as exc:
-        raise UsageError(f"cannot reach stack {args.stack}: {exc}") from exc
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from retail_etl.operations.status import pipeline_status
 
-    if args.stack:
-        stack = deployed_stack(args)
-        status = pipeline_status(
-            stack.ledger, stack.dead_letters(), stack.lake, stack.store, stack.settings.raw_bucket
-        )
-    else:
-        with local_pipeline(args, read_only=True, tables=True) as p:
-            status = pipeline_status(
-                p.ledger, p.dead_letters(), p.lake, p.store, p.settings.raw_bucket
-            )
+    with open_pipeline(args, read_only=True) as p:
+        status = pipeline_status(p.ledger, p.dead_letters(), p.lake, p.store, p.settings.raw_bucket)
     console.print(
         rows_table("File versions by status", ["status", "files"], status.files_by_status.items())
     )
@@ -127,31 +94,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from retail_etl.cli.pipeline import show_run
     from retail_etl.operations.replay import build_replays
 
     kinds = [args.kind] if args.kind else ["events", "products"]
-    if args.stack:
-        stack = deployed_stack(args)
-        s = stack.settings
-        replays = build_replays(stack.store, s.raw_bucket, stack.lake, args.reason, kinds)
-        for replay in replays:
-            stack.put_raw(replay.key, replay.data)
-            console.print(f"dropped {replay.key} ({replay.rows} rows of {replay.source_file})")
-        console.print(f"{len(replays)} replay file(s) dropped; the stack ingests them")
-        return 0
-    from retail_etl.cli.pipeline import show_run
-    from retail_etl.local.run import run_files
-
-    with local_pipeline(args) as pipeline:
-        s = pipeline.settings
-        replays = build_replays(pipeline.store, s.raw_bucket, pipeline.lake, args.reason, kinds)
+    with open_pipeline(args) as p:
+        replays = build_replays(p.store, p.settings.raw_bucket, p.lake, args.reason, kinds)
         if not replays:
             console.print("nothing to replay: every chosen quarantined row was replayed already")
             return 0
-        report = run_files(pipeline, {r.key: r.data for r in replays})
-    show_run(report, "Replayed quarantine")
-    write_json(args.json, report.to_dict())
-    return 0 if report.ok else 1
+        replayed = p.replay(replays)
+    for f in replayed.files:
+        console.print(f"dropped {f.key} ({f.rows} rows of {f.source_file})")
+    if replayed.run is None:
+        console.print(f"{len(replayed.files)} replay file(s) dropped; the pipeline ingests them")
+    else:
+        show_run(replayed.run, "Replayed quarantine")
+    write_json(args.json, replayed.to_dict())
+    return 0 if replayed.ok else 1
 
 
 def _dates(args: argparse.Namespace) -> list[dt.date]:
@@ -165,20 +125,17 @@ def _dates(args: argparse.Namespace) -> list[dt.date]:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     dates = _dates(args)
-    if args.stack:
-        stack = deployed_stack(args)
-        failed = 0
+    failed = 0
+    with open_pipeline(args) as p:
         for day in dates:  # oldest first, one at a time, like the DAG
-            arn = stack.start_daily(day, "backfill")
-            status = "STARTED" if args.no_wait else stack.wait(arn)
-            failed += status not in ("STARTED", "SUCCEEDED")
-            console.print(f"{day}: {status} {arn}")
-        return 1 if failed else 0
-    results = []
-    with local_pipeline(args) as pipeline:
-        for day in dates:
-            run = pipeline.run_daily(day)  # with a run date, never None
-            results.append((day.isoformat(), ", ".join(run.aggregated)))
-    title = "Backfill: each run date's plan, aggregated and loaded into the warehouse"
-    console.print(rows_table(title, ["run date", "dates aggregated and loaded"], results))
-    return 0
+            outcome = p.run_daily(day, wait=not args.no_wait)
+            failed += not outcome.ok
+            console.print(_daily_line(outcome))
+    return 1 if failed else 0
+
+
+def _daily_line(outcome: DailyOutcome) -> str:
+    line = f"{outcome.run_date}: {outcome.status}"
+    if outcome.aggregated is not None:
+        line += f", aggregated and loaded {', '.join(outcome.aggregated) or 'nothing'}"
+    return f"{line} {outcome.execution}" if outcome.execution else line

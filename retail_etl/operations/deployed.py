@@ -1,4 +1,5 @@
-"""A deployed stack, for the operator CLI's `--stack`: its names, ledger, queues and workflow.
+"""A deployed stack, for the operator CLI's `--stack`: its names, ledger, queues and workflow,
+as the `Pipeline` of `operations/pipeline.py`.
 
 Names come from cdk.json like the stack's own (`Settings.for_environment`, with the caller's
 account and region), and the state machine's ARN from the stack's outputs, so the CLI needs
@@ -11,8 +12,10 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +24,9 @@ from retail_etl.adapters.ledger import DynamoLedger
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
+from retail_etl.operations.pipeline import STARTED, DailyOutcome, Replayed
+from retail_etl.operations.replay import ReplayFile
+from retail_etl.operations.report import Athena
 
 STACK_PREFIX = "RetailEtl-"
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -32,6 +38,7 @@ class StackNotFound(Exception):
 
 @dataclass
 class DeployedStack:
+    name: str
     session: Any
     settings: Settings
     outputs: dict[str, str]
@@ -51,7 +58,15 @@ class DeployedStack:
         account = session.client("sts").get_caller_identity()["Account"]
         env = stack.removeprefix(STACK_PREFIX)
         settings = Settings.for_environment(env, account, session.region_name)
-        return cls(session, settings, outputs, profile)
+        return cls(stack, session, settings, outputs, profile)
+
+    @property
+    def description(self) -> str:
+        return f"stack {self.name}"
+
+    @property
+    def report_path(self) -> Path:
+        return Path(f"{self.name}-report.html")
 
     @property
     def athena_workgroup(self) -> str:
@@ -79,20 +94,29 @@ class DeployedStack:
         )
         return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
 
-    def put_raw(self, key: str, data: bytes) -> None:
-        """A new raw object: the stack's own notification pipeline ingests it."""
-        self.session.client("s3").put_object(Bucket=self.settings.raw_bucket, Key=key, Body=data)
+    def sql_engine(self) -> nullcontext[Athena]:
+        """Athena in the analysts' workgroup; nothing to close."""
+        athena = self.session.client("athena")
+        return nullcontext(Athena(athena, self.settings.glue_database, self.athena_workgroup))
 
-    def start_daily(self, run_date: dt.date, tag: str) -> str:
-        """Start one execution of the daily state machine for `run_date`; its ARN."""
+    def replay(self, files: list[ReplayFile]) -> Replayed:
+        """New raw objects: the stack's own notification pipeline ingests them."""
+        s3 = self.session.client("s3")
+        for f in files:
+            s3.put_object(Bucket=self.settings.raw_bucket, Key=f.key, Body=f.data)
+        return Replayed(files)
+
+    def run_daily(self, run_date: dt.date, wait: bool = True) -> DailyOutcome:
+        """One execution of the daily state machine for `run_date`, named as the operator's
+        backfill, and (`wait`) its final status."""
         sfn = self.session.client("stepfunctions")
-        name = f"{tag}-{run_date.isoformat()}-{int(time.time())}"
         started = sfn.start_execution(
             stateMachineArn=self.outputs["StateMachineArn"],
-            name=name,
+            name=f"backfill-{run_date.isoformat()}-{int(time.time())}",
             input=json.dumps({"run_date": run_date.isoformat()}),
         )
-        return started["executionArn"]
+        arn = started["executionArn"]
+        return DailyOutcome(run_date, self.wait(arn) if wait else STARTED, execution=arn)
 
     def wait(
         self,

@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
@@ -17,6 +18,7 @@ from retail_etl.domain import lake
 from retail_etl.domain.contract import QUARANTINE
 from retail_etl.local.account import provision
 from retail_etl.local.emulator import emulated_aws
+from retail_etl.operations.deployed import DeployedStack
 from retail_etl.operations.report import QUERIES
 
 STACK = "RetailEtl-dev"
@@ -119,9 +121,7 @@ def _athena_result(columns: list[str], rows: list[list[str]]) -> dict:
     }
 
 
-def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(
-    stack, tmp_path, capsys
-):
+def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(stack, tmp_path, capsys):
     """moto's Athena runs no SQL: it answers each query with the next canned result, in the
     order the report asks (`QUERIES`). What this checks is the path: the workgroup and
     database, Athena's header row and paging, exact decimals, the ledger from DynamoDB; and
@@ -174,3 +174,21 @@ def test_report_on_a_deployed_stack_queries_athena_in_the_stacks_workgroup(
         assert q["WorkGroup"] == f"{settings.glue_database}_analysts"
         assert q["QueryExecutionContext"]["Database"] == settings.glue_database
 
+
+def test_backfill_waits_for_each_execution_and_exits_1_when_one_failed(stack, monkeypatch, capsys):
+    _, machine = stack
+    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "FAILURE")  # moto's executions then fail
+    argv = ["backfill", "--stack", STACK, "--from", "2026-11-01", "--to", "2026-11-02"]
+    assert main(argv) == 1
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)
+    arns = {e["executionArn"] for e in executions["executions"]}
+    assert [line[:2] for line in lines] == [["2026-11-01:", "FAILED"], ["2026-11-02:", "FAILED"]]
+    assert {line[2] for line in lines} == arns and len(arns) == 2
+
+
+def test_a_stacks_report_is_titled_and_named_after_the_stack():
+    settings = Settings.for_prefix("prod")
+    deployed = DeployedStack("RetailEtl-prod", None, settings, {})
+    assert deployed.description == "stack RetailEtl-prod"
+    assert deployed.report_path == Path("RetailEtl-prod-report.html")  # in the working folder
