@@ -1,11 +1,12 @@
-"""The Lambdas' own layer: PyIceberg, PyYAML and what they need beyond the managed layers and
-runtime.
+"""The Lambdas' own layer: PyIceberg, PyYAML, sqlglot and what they need beyond the managed
+layers and runtime.
 
 AWS SDK for pandas' managed layer brings pandas, pyarrow and numpy, the runtime brings boto3;
 PyIceberg is in neither, and without Docker it cannot be bundled by CDK, so this module builds
 the layer folder with pip (Linux x86_64 wheels for the Lambda runtime's Python, versions from
-constraints.txt) and leaves out what the Lambdas never import: PyIceberg's CLI (click, rich,
-pygments), its Hive catalog and the compiled bytecode of the build machine's Python.
+constraints.txt) and leaves out what the Lambdas never use: PyIceberg's CLI (click, rich,
+pygments), its Hive catalog, libyaml's bindings and the compiled bytecode of the build
+machine's Python.
 
 `python -m infra.layer` builds it (make synth and make test do); it is rebuilt only when the
 pins change.
@@ -22,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 LAYER_DIR = REPO / "build" / "iceberg-layer"
 # PyYAML reads the source profiles (retail_etl/adapters/sources.py); pydantic, which validates
-# them, comes with PyIceberg
-PACKAGES = ("pyiceberg==0.12.0", "PyYAML==6.0.4")
+# them, comes with PyIceberg; sqlglot splits the warehouse's SQL scripts (adapters/warehouse.py)
+PACKAGES = ("pyiceberg==0.12.0", "PyYAML==6.0.4", "sqlglot==30.30.0")
 PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
 LAMBDA_PYTHON = "3.13"
 UNUSED = (
@@ -37,6 +38,9 @@ UNUSED = (
     "fb303",
     "pyiceberg/cli",
     "zstandard/_cffi.cpython-313-x86_64-linux-gnu.so",
+    # libyaml's bindings (2.8 MB): only its C loaders use them; the profiles are read with
+    # yaml.safe_load, pure Python, and PyYAML imports without them
+    "yaml/_yaml.cpython-313-x86_64-linux-gnu.so",
 )
 
 

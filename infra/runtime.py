@@ -1,10 +1,11 @@
 """What every Lambda of the app shares: the code asset, the managed layers, the environment.
 
-The code asset is the repository's `retail_etl/`, `lambdas/`, `sql/` and `sources/` (the source
+The code asset is the handlers (`lambdas/`), the steps (`retail_etl/ingest.py`, `daily.py`,
+`config.py`), the domain core and the adapters, with `sql/redshift/` and `sources/` (the source
 profiles, validated here so an invalid one fails `cdk synth`) only (no Docker
 bundling: pandas, pyarrow, awswrangler and Powertools come from AWS's managed layers,
-resolved per region at deploy time through their public SSM parameters; PyIceberg comes from
-the project's own layer, built by `infra/layer.py`).
+resolved per region at deploy time through their public SSM parameters; PyIceberg, PyYAML and
+sqlglot come from the project's own layer, built by `infra/layer.py`).
 """
 
 from __future__ import annotations
@@ -30,19 +31,27 @@ POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/x86_64/python3.13/{POWERTOOLS_VERSION}"
 )
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+# What the Lambdas run and nothing else: the handlers, the application steps, the domain core
+# and the adapters, with the Redshift SQL and the source profiles they read. An allowlist (in
+# .gitignore syntax), so the local runtime, the emulator and operator code (retail_etl/local,
+# cli, operations, report, generator) stay out, and so does any package added later.
 ASSET_EXCLUDE = [
     "/*",
-    "!/retail_etl",
     "!/lambdas",
-    "!/sql",
     "!/sources",
+    "!/sql",
+    "/sql/*",
+    "!/sql/redshift",
+    "!/retail_etl",
+    "/retail_etl/*",
+    "!/retail_etl/__init__.py",
+    "!/retail_etl/config.py",
+    "!/retail_etl/ingest.py",
+    "!/retail_etl/daily.py",
+    "!/retail_etl/domain",
+    "!/retail_etl/adapters",
     "__pycache__",
     "*.pyc",
-    "/retail_etl/generator",
-    "/retail_etl/local",
-    "/retail_etl/cli",
-    "/retail_etl/operations",
-    "/retail_etl/__main__.py",
 ]
 
 

@@ -37,6 +37,7 @@ from urllib.parse import unquote_plus
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
 from retail_etl.adapters.ledger import DONE, FINISHED, FileVersion, Ledger
 from retail_etl.adapters.objects import Store
@@ -69,25 +70,20 @@ class ObjectRef:
 
 def object_refs(body: dict) -> Iterator[ObjectRef]:
     """The objects named by an SQS message body: an EventBridge "Object Created" event or an
-    S3 event notification with Records. Keys arrive URL-encoded in both."""
+    S3 event notification with Records, read through Powertools' typed event classes (the
+    EventBridge class decodes the URL-encoded key; a notification's key is decoded here)."""
     if body.get("source") == "aws.s3" and "detail" in body:
-        detail = body["detail"]
-        yield ObjectRef(
-            detail["bucket"]["name"],
-            unquote_plus(detail["object"]["key"]),
-            detail["object"].get("version-id"),
-        )
+        detail = S3EventBridgeNotificationEvent(body).detail
+        # `version-id` is absent for an unversioned bucket (the class's property requires it)
+        yield ObjectRef(detail.bucket.name, detail.object.key, detail.object.get("version-id"))
         return
-    records = body.get("Records")
-    if records is None:
+    if "Records" not in body:
         raise ValueError("message is neither an EventBridge S3 event nor an S3 notification")
-    for record in records:
+    for record in S3Event(body).records:
         if not record.get("eventName", "").startswith("ObjectCreated"):
             continue
-        s3 = record["s3"]
-        yield ObjectRef(
-            s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("versionId")
-        )
+        obj = record.s3.get_object
+        yield ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.version_id)
 
 
 def file_id(key: str) -> str:

@@ -14,7 +14,7 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from retail_etl import daily
-from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.ledger import DynamoLedger, dynamodb_client
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.adapters.warehouse import RedshiftWarehouse
@@ -35,7 +35,7 @@ def store() -> ObjectStore:
 
 @cache
 def ledger() -> DynamoLedger:
-    return DynamoLedger(boto3.client("dynamodb"), settings().ledger_table)
+    return DynamoLedger(dynamodb_client(), settings().ledger_table)
 
 
 @cache

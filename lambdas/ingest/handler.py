@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.ledger import DynamoLedger, dynamodb_client
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
@@ -44,7 +44,7 @@ def ingestor() -> Ingestor:
         _ingestor = Ingestor(
             settings,
             ObjectStore(boto3.client("s3")),
-            DynamoLedger(boto3.client("dynamodb"), settings.ledger_table, settings.lease_seconds),
+            DynamoLedger(dynamodb_client(), settings.ledger_table, settings.lease_seconds),
             Lake.glue(settings),
         )
     return _ingestor

@@ -15,8 +15,13 @@ import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any, Protocol
 
+import boto3
+from boto3.dynamodb.table import BatchWriter
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from retail_etl.domain.report import FileReport
@@ -29,6 +34,9 @@ FINISHED = (DONE, FAILED_PERMANENT, SUPERSEDED)
 RELEASED = "RELEASED"  # a transient failure gave the claim back for the next try
 
 DATES_PK = "dates"
+# Throttled and failed requests (ProvisionedThroughputExceeded, ThrottlingException, 5xx) are
+# retried by botocore with exponential backoff and jitter, not by this module.
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 10})
 KEY_SCHEMA = [
     {"AttributeName": "pk", "KeyType": "HASH"},
     {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -141,8 +149,16 @@ def _date_key(day: dt.date) -> dict[str, dict[str, str]]:
     return {"pk": {"S": DATES_PK}, "sk": {"S": day.isoformat()}}
 
 
+def dynamodb_client(session: boto3.Session | None = None) -> Any:
+    """A DynamoDB client for the ledger: its calls retry with backoff (`RETRIES`)."""
+    if session is None:
+        return boto3.client("dynamodb", config=RETRIES)
+    return session.client("dynamodb", config=RETRIES)
+
+
 class DynamoLedger:
-    """The ledger on a DynamoDB table (real, or moto's in tests and local runs)."""
+    """The ledger on a DynamoDB table (real, or moto's in tests and local runs). Give it a
+    client from `dynamodb_client`, so throttled calls back off and retry."""
 
     def __init__(self, client: Any, table: str, lease_seconds: int = 900) -> None:
         self.db = client
@@ -402,18 +418,14 @@ class DynamoLedger:
         return sorted(self._pages("scan", ConsistentRead=True), key=lambda i: (i["pk"], i["sk"]))
 
     def put_items(self, items: list[dict[str, Any]]) -> None:
-        """Write items as `items()` returns them (the local runtime restoring its state)."""
-        from boto3.dynamodb.types import TypeSerializer
+        """Write items as `items()` returns them (the local runtime restoring its state).
 
+        boto3's batch writer sends them 25 at a time and resends what DynamoDB leaves
+        unprocessed; the client's retry mode backs off on throttling."""
         ser = TypeSerializer()
-        for start in range(0, len(items), 25):  # BatchWriteItem's limit
-            requests = [
-                {"PutRequest": {"Item": {k: ser.serialize(_decimal(v)) for k, v in item.items()}}}
-                for item in items[start : start + 25]
-            ]
-            pending = {self.table: requests}
-            while pending:
-                pending = self.db.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+        with BatchWriter(self.table, self.db) as batch:
+            for item in items:
+                batch.put_item(Item={k: ser.serialize(_decimal(v)) for k, v in item.items()})
 
     def _partition(self, pk: str) -> list[dict[str, Any]]:
         return self._pages(
@@ -425,27 +437,17 @@ class DynamoLedger:
 
     def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Every item a query or scan returns, across pages, as plain values."""
-        out: list[dict[str, Any]] = []
-        call = getattr(self.db, operation)
-        while True:
-            page = call(TableName=self.table, **kwargs)
-            out += [_plain(i) for i in page["Items"]]
-            if "LastEvaluatedKey" not in page:
-                return out
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self.db.get_paginator(operation).paginate(TableName=self.table, **kwargs)
+        return [_plain(i) for page in pages for i in page["Items"]]
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB's typed attribute values as plain Python values."""
-    from boto3.dynamodb.types import TypeDeserializer
-
     des = TypeDeserializer()
     return {k: _number(des.deserialize(v)) for k, v in item.items()}
 
 
 def _number(value: Any) -> Any:
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
@@ -456,8 +458,6 @@ def _number(value: Any) -> Any:
 
 
 def _decimal(value: Any) -> Any:
-    from decimal import Decimal
-
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):

@@ -34,9 +34,26 @@ class LoadTimedOut(LoadFailed):
 
 
 def split_sql(text: str) -> list[str]:
-    """Statements of a SQL file, without comments or empty ones."""
-    lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """The statements of a SQL script as written, without the comments between them.
+
+    sqlglot's tokenizer finds the semicolons that end statements (not those in strings,
+    quoted names or comments); a statement is the text from its first token to its last.
+    Imported here: only the warehouse steps split SQL, and sqlglot takes ~0.15 s to import.
+    """
+    import sqlglot
+    from sqlglot.tokens import TokenType
+
+    spans: list[list[int]] = []
+    ended = True
+    for token in sqlglot.tokenize(text, read="redshift"):
+        if token.token_type == TokenType.SEMICOLON:
+            ended = True
+        elif ended:
+            spans.append([token.start, token.end])
+            ended = False
+        else:
+            spans[-1][1] = token.end
+    return [text[start : end + 1] for start, end in spans]
 
 
 def ddl() -> list[str]:
@@ -148,6 +165,23 @@ class DuckDBWarehouse:
         self.con.close()
 
 
+FINISHED = "FINISHED"
+ENDED = (FINISHED, "FAILED", "ABORTED")  # DescribeStatement's final states
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A Data API statement as DescribeStatement reports it."""
+
+    id: str
+    status: str  # SUBMITTED, PICKED, STARTED, FINISHED, FAILED or ABORTED
+    error: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
 class RedshiftWarehouse:
     """Redshift Serverless through the Data API, with bounded polling of each statement."""
 
@@ -192,23 +226,38 @@ class RedshiftWarehouse:
         """DDL and the load in one transaction, not waited for: the state machine polls."""
         return self.submit(ddl() + [self.render(s) for s in load_statements(request)])
 
+    def describe(self, statement_id: str) -> Statement:
+        status = self.api.describe_statement(Id=statement_id)
+        return Statement(statement_id, status["Status"], status.get("Error", ""))
+
+    def poll(self, statement_id: str, max_polls: int | None = None) -> Statement:
+        """Describe a statement every `poll_seconds` until it ends or `max_polls` (default:
+        the warehouse's bound) is reached; returns the last state seen. The one polling loop
+        of the Data API in the project (the state machine polls with its own Wait state)."""
+        statement = self.describe(statement_id)
+        for _ in range((self.max_polls if max_polls is None else max_polls) - 1):
+            if statement.ended:
+                break
+            self.sleep(self.poll_seconds)
+            statement = self.describe(statement_id)
+        return statement
+
     def failure(self, statement_id: str) -> LoadFailed:
         """The error to report for a statement that ended FAILED or ABORTED."""
-        status = self.api.describe_statement(Id=statement_id)
-        detail = status.get("Error", "no error message")
+        return self._failed(self.describe(statement_id))
+
+    def _failed(self, statement: Statement) -> LoadFailed:
+        detail = statement.error or "no error message"
         return LoadFailed(
-            f"statement {statement_id} {status['Status']}: {detail}{self._load_errors()}"
+            f"statement {statement.id} {statement.status}: {detail}{self._load_errors()}"
         )
 
     def wait(self, statement_id: str) -> str:
-        for _ in range(self.max_polls):
-            status = self.api.describe_statement(Id=statement_id)
-            state = status["Status"]
-            if state == "FINISHED":
-                return statement_id
-            if state in ("FAILED", "ABORTED"):
-                raise self.failure(statement_id)
-            self.sleep(self.poll_seconds)
+        statement = self.poll(statement_id)
+        if statement.status == FINISHED:
+            return statement_id
+        if statement.ended:
+            raise self._failed(statement)
         raise LoadTimedOut(
             f"statement {statement_id} not finished after {self.max_polls} polls "
             f"of {self.poll_seconds}s"
@@ -221,14 +270,7 @@ class RedshiftWarehouse:
             started = self.api.execute_statement(
                 WorkgroupName=self.workgroup, Database=self.database, Sql=sql
             )
-            for _ in range(30):
-                state = self.api.describe_statement(Id=started["Id"])["Status"]
-                if state == "FINISHED":
-                    break
-                if state in ("FAILED", "ABORTED"):
-                    return ""
-                self.sleep(self.poll_seconds)
-            else:
+            if self.poll(started["Id"], max_polls=30).status != FINISHED:
                 return ""
             result = self.api.get_statement_result(Id=started["Id"])
         except Exception:  # never hide the original failure behind this one

@@ -2,8 +2,9 @@
 
 pandas' `format="mixed"` parses element by element and costs most of a naive pipeline's time.
 Here each format is matched by one RE2 pass (pyarrow), only over the rows the previous formats
-did not match, and the calendar arithmetic is done in numpy, so every range check of the
-contract (leap years included) is exact and no row is parsed by Python code.
+did not match, and Arrow's calendar (its ISO-8601 cast, or strptime on the matched fields) does
+the date arithmetic, so every range check of the contract (leap years included) is exact and
+no row is parsed by Python code.
 """
 
 from __future__ import annotations
@@ -30,43 +31,47 @@ EPOCH_MS_THRESHOLD = 100_000_000_000
 WINDOW_START_US = 946_684_800 * 1_000_000  # 2000-01-01T00:00:00Z
 WINDOW_END_US = 4_102_444_800 * 1_000_000  # 2100-01-01T00:00:00Z
 _US_PER_S = 1_000_000
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_READERS = (pc.year, pc.month, pc.day, pc.hour, pc.minute, pc.second)
 
 
-def _int_field(parts: pa.StructArray, name: str) -> np.ndarray:
-    """A regex group as int64; an unmatched optional group ('') reads as 0."""
-    text = pc.fill_null(parts.field(name), "")
-    text = pc.if_else(pc.equal(text, ""), "0", text)
-    return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+def _civil_seconds(fields: list[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since the epoch of digit strings (year, month, day[, hour, minute, second]),
+    and whether that date and time exist.
+
+    Arrow's strptime reads them and its calendar carries a day the month lacks into the next
+    month (2026-02-30 is 03-02) and a 60th second into the next minute, so a time exists
+    exactly when the value read gives back every field it was written with.
+    """
+    fmt = ":".join(("%Y", "%m", "%d", "%H", "%M", "%S")[: len(fields)])
+    text = pc.binary_join_element_wise(*fields, ":")
+    read = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    ok = read.is_valid().to_numpy(zero_copy_only=False)
+    for reader, written in zip(_READERS[: len(fields)], fields, strict=True):
+        same = pc.fill_null(pc.equal(reader(read), pc.cast(written, pa.int64())), False)
+        ok &= same.to_numpy(zero_copy_only=False)
+    seconds = pc.fill_null(read.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return seconds, ok
 
 
-def days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y = y - (m <= 2)
-    era = np.floor_divide(y, 400)
-    yoe = y - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146_097 + doe - 719_468
-
-
-def _valid_clock(y, mo, d, h, mi, s) -> np.ndarray:
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    month_ok = (mo >= 1) & (mo <= 12)
-    dim = _DAYS_IN_MONTH[np.clip(mo, 0, 12)] + ((mo == 2) & leap)
-    return month_ok & (d >= 1) & (d <= dim) & (h <= 23) & (mi <= 59) & (s <= 59)
-
-
-def _micros(y, mo, d, h, mi, s) -> np.ndarray:
-    days = days_from_civil(y, np.clip(mo, 1, 12), d)
-    return ((days * 24 + h) * 60 + mi) * 60 * _US_PER_S + s * _US_PER_S
+def _clock(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds since the epoch of the groups y, mo, d, h, mi and s (seconds optional),
+    and whether the row matched and names a time that exists."""
+    micros = np.zeros(len(parts), dtype=np.int64)
+    ok = np.zeros(len(parts), dtype=bool)
+    rows = np.flatnonzero(parts.is_valid().to_numpy(zero_copy_only=False))
+    if len(rows):
+        found = parts.take(pa.array(rows))
+        second = found.field("s")
+        fields = [found.field(k) for k in ("y", "mo", "d", "h", "mi")]
+        fields.append(pc.if_else(pc.equal(second, ""), "00", second))
+        seconds, ok[rows] = _civil_seconds(fields)
+        micros[rows] = seconds * _US_PER_S
+    return micros, ok
 
 
 def _parse_iso(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     parts = pc.extract_regex(values, _ISO)
-    matched = parts.is_valid().to_numpy(zero_copy_only=False)
-    y, mo, d = (_int_field(parts, k) for k in ("y", "mo", "d"))
-    h, mi, s = (_int_field(parts, k) for k in ("h", "mi", "s"))
+    micros, ok = _clock(parts)
     fraction = pc.utf8_rpad(pc.fill_null(parts.field("f"), ""), 9, "0")
     frac = pc.cast(pc.utf8_slice_codeunits(fraction, 0, 6), pa.int64()).to_numpy(
         zero_copy_only=False
@@ -80,16 +85,11 @@ def _parse_iso(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     zh, zm = zh.to_numpy(zero_copy_only=False), zm.to_numpy(zero_copy_only=False)
     sign = np.where(pc.starts_with(zone, "-").to_numpy(zero_copy_only=False), -1, 1)
     offset_us = sign * (zh * 3600 + zm * 60) * _US_PER_S
-    ok = matched & _valid_clock(y, mo, d, h, mi, s) & (zh <= 23) & (zm <= 59)
-    return _micros(y, mo, d, h, mi, s) + frac - offset_us, ok
+    return micros + frac - offset_us, ok & (zh <= 23) & (zm <= 59)
 
 
 def _parse_us(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    parts = pc.extract_regex(values, _US)
-    matched = parts.is_valid().to_numpy(zero_copy_only=False)
-    y, mo, d = (_int_field(parts, k) for k in ("y", "mo", "d"))
-    h, mi, s = (_int_field(parts, k) for k in ("h", "mi", "s"))
-    return _micros(y, mo, d, h, mi, s), matched & _valid_clock(y, mo, d, h, mi, s)
+    return _clock(pc.extract_regex(values, _US))
 
 
 def _parse_epoch(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -105,17 +105,14 @@ def _day_fits_month(values: pa.Array) -> np.ndarray:
 
     Only days 29–31 can be wrong once the shape matched, so only those rows are looked at.
     """
-
-    def number(arr: pa.Array, a: int, b: int) -> np.ndarray:
-        piece = pc.utf8_slice_codeunits(arr, a, b)
-        return pc.cast(piece, pa.int64()).to_numpy(zero_copy_only=False)
-
     fits = np.ones(len(values), dtype=bool)
-    late = np.flatnonzero(number(values, 8, 10) >= 29)
+    day = pc.cast(pc.utf8_slice_codeunits(values, 8, 10), pa.int64())
+    late = np.flatnonzero(day.to_numpy(zero_copy_only=False) >= 29)
     if len(late):
         risky = values.take(pa.array(late))
-        y, mo, d = number(risky, 0, 4), number(risky, 5, 7), number(risky, 8, 10)
-        fits[late] = _valid_clock(y, mo, d, 0, 0, 0)
+        _, fits[late] = _civil_seconds(
+            [pc.utf8_slice_codeunits(risky, a, b) for a, b in ((0, 4), (5, 7), (8, 10))]
+        )
     return fits
 
 

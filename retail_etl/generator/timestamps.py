@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_etl.generator import textmatrix as tm
 
@@ -61,16 +63,12 @@ INVALID_EPOCH_NUMBERS = (0, 946_684_799, 99_999_999_999_999, 4_102_444_800, 4_10
 
 
 def days_to_civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(year, month, day) of days since 1970-01-01 (H. Hinnant's civil_from_days)."""
-    z = np.asarray(days, dtype=np.int64) + 719_468
-    era = np.floor_divide(z, 146_097)
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
+    """(year, month, day) of days since 1970-01-01, by Arrow's calendar."""
+    dates = pa.array(np.asarray(days, dtype=np.int32)).cast(pa.date32())
+    # one kernel per field: pc.year_month_day's fields came out wrong with pyarrow 18.1
+    year, month, day = (
+        f(dates).to_numpy(zero_copy_only=False) for f in (pc.year, pc.month, pc.day)
+    )
     return year, month, day
 
 

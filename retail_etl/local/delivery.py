@@ -6,18 +6,37 @@ event source mapping hands the handler a batch of SQS records whose bodies are t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
+from urllib.parse import quote_plus
+
+ACCOUNT, REGION = "000000000000", "eu-west-1"
 
 
 def object_created(bucket: str, key: str, version: str | None = None) -> dict:
-    """The EventBridge event S3 emits for a new object (keys are URL-encoded in it)."""
-    from urllib.parse import quote_plus
-
-    detail: dict = {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}}
+    """The EventBridge event S3 emits for a new object, in the shape Powertools'
+    `S3EventBridgeNotificationEvent` reads (keys are URL-encoded in it; an unversioned
+    bucket's event has no `version-id`)."""
+    obj: dict = {"key": quote_plus(key, safe="/")}
     if version:
-        detail["object"]["version-id"] = version
-    return {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+        obj["version-id"] = version
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "reason": "PutObject",
+        },
+    }
 
 
 def sqs_record(body: dict, message_id: str | None = None) -> dict:
@@ -28,11 +47,12 @@ def sqs_record(body: dict, message_id: str | None = None) -> dict:
         "Body": json.dumps(body),
         "Attributes": {"ApproximateReceiveCount": "1"},
     }
-    return lambda_sqs_record(message, "arn:aws:sqs:eu-west-1:000000000000:ingest", "eu-west-1")
+    return lambda_sqs_record(message, f"arn:aws:sqs:{REGION}:{ACCOUNT}:ingest", REGION)
 
 
 def lambda_sqs_record(message: dict, queue_arn: str, region: str) -> dict:
-    """An SQS ReceiveMessage message in the shape the event source mapping hands to Lambda."""
+    """An SQS ReceiveMessage message in the shape the event source mapping hands to Lambda
+    (what Powertools' `SQSEvent` and `SQSRecord` read)."""
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],

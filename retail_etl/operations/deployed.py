@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from retail_etl.adapters.ledger import DynamoLedger
+from retail_etl.adapters.ledger import DynamoLedger, dynamodb_client
 from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
@@ -84,7 +84,7 @@ class DeployedStack:
 
     @cached_property
     def ledger(self) -> DynamoLedger:
-        return DynamoLedger(self.session.client("dynamodb"), self.settings.ledger_table)
+        return DynamoLedger(dynamodb_client(self.session), self.settings.ledger_table)
 
     def dead_letters(self) -> int:
         sqs = self.session.client("sqs")

@@ -3,6 +3,7 @@ import threading
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from retail_etl.adapters.ledger import (
     ATTRIBUTES,
@@ -13,6 +14,7 @@ from retail_etl.adapters.ledger import (
     DynamoLedger,
     FileVersion,
     LeaseLost,
+    dynamodb_client,
 )
 from retail_etl.adapters.memory_ledger import MemoryLedger
 from retail_etl.domain.report import FileReport
@@ -166,3 +168,55 @@ def test_versions_lists_every_version_of_a_key_oldest_claim_first(ledger):
     ledger.claim(newer, now=2000.0)
     ledger.claim(FileVersion(FILE.bucket, "events/dt=2026-11-01/b.csv", "v1"), now=1500.0)
     assert [v.version for v in ledger.versions(FILE.bucket, FILE.key)] == ["v1", "v2"]
+
+
+def date_item(day: str, dirty: int, loaded: int) -> dict:
+    return {
+        "pk": {"S": "dates"},
+        "sk": {"S": day},
+        "dirty_seq": {"N": str(dirty)},
+        "loaded_seq": {"N": str(loaded)},
+    }
+
+
+def test_items_dynamodb_leaves_unprocessed_are_written_again():
+    client = dynamodb_client()
+    put = [{"PutRequest": {"Item": date_item(d, 2, 1)}} for d in ("2026-11-01", "2026-11-02")]
+    with Stubber(client) as stub:
+        stub.add_response(
+            "batch_write_item",
+            {"UnprocessedItems": {"ledger": put[1:]}},  # throttled: the second is left over
+            {"RequestItems": {"ledger": put}},
+        )
+        stub.add_response(
+            "batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"ledger": put[1:]}}
+        )
+        items = [
+            {"pk": "dates", "sk": d, "dirty_seq": 2, "loaded_seq": 1}
+            for d in ("2026-11-01", "2026-11-02")
+        ]
+        DynamoLedger(client, "ledger").put_items(items)
+        stub.assert_no_pending_responses()
+
+
+def test_dirty_dates_are_read_from_every_page_of_the_query():
+    client = dynamodb_client()
+    query = {
+        "TableName": "ledger",
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "dates"}},
+        "ConsistentRead": True,
+    }
+    last = {"pk": {"S": "dates"}, "sk": {"S": "2026-11-01"}}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "query", {"Items": [date_item("2026-11-01", 2, 1)], "LastEvaluatedKey": last}, query
+        )
+        stub.add_response(
+            "query",
+            {"Items": [date_item("2026-11-02", 3, 3)]},
+            {**query, "ExclusiveStartKey": last},
+        )
+        dirty = DynamoLedger(client, "ledger").dirty_dates()
+        stub.assert_no_pending_responses()
+    assert dirty == {D1: 2}

@@ -17,8 +17,10 @@ from retail_etl.adapters.warehouse import (
     LoadRequest,
     LoadTimedOut,
     RedshiftWarehouse,
+    Statement,
     ddl,
     load_statements,
+    split_sql,
 )
 from retail_etl.generator import generate_dataset
 from retail_etl.local.direct import run_direct
@@ -125,6 +127,16 @@ def test_every_statement_transpiles_to_its_golden_duckdb_text():
     assert rendered == (GOLDEN / "duckdb_statements.sql").read_text()
 
 
+def test_scripts_split_only_at_semicolons_outside_strings_names_and_comments():
+    script = (
+        "-- a comment; with a semicolon\n"
+        "INSERT INTO t VALUES ('a;b');\n"
+        '/* c; */ SELECT "x;y" FROM t -- the end;\n'
+        ";\n"
+    )
+    assert split_sql(script) == ["INSERT INTO t VALUES ('a;b')", 'SELECT "x;y" FROM t']
+
+
 class FakeDataApi:
     """The Redshift Data API, answering describe_statement from a script of states."""
 
@@ -213,3 +225,13 @@ def test_a_submitted_load_is_one_batch_and_a_failure_carries_the_load_errors():
     error = wh.failure(statement)
     assert isinstance(error, LoadFailed)
     assert "FAILED" in str(error) and "f.parquet" in str(error) and "bad" in str(error)
+
+
+def test_polling_sleeps_between_describes_and_returns_the_statement_as_it_ended():
+    api = FakeDataApi(["SUBMITTED", "STARTED", "ABORTED"], error="cancelled")
+    sleeps: list[float] = []
+    wh = RedshiftWarehouse(api, "wg", "dev", "role", poll_seconds=3.0, sleep=sleeps.append)
+    assert wh.poll("batch-1") == Statement("batch-1", "ABORTED", "cancelled")
+    assert sleeps == [3.0, 3.0]
+    running = RedshiftWarehouse(FakeDataApi([]), "wg", "dev", "role", sleep=sleeps.append)
+    assert running.poll("batch-1", max_polls=4).status == "STARTED"  # the bound, not an end

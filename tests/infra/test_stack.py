@@ -12,9 +12,14 @@ import importlib
 import json
 import os
 import subprocess
+import sys
+import sysconfig
+from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from infra.aggregation import MAX_POLLS
 from infra.config import EnvironmentConfig
@@ -188,6 +193,103 @@ def test_code_and_layers_stay_under_lambdas_unzipped_limit(synthesized):
     assert (synthesized.outdir / layers / "python" / "pydantic").is_dir()
     total = sum(sizes.values()) + layer.MANAGED_LAYERS_BYTES
     assert total < layer.LAMBDA_UNZIPPED_LIMIT, sizes
+
+
+# What the Lambda code asset may hold: the handlers, the application steps, the domain core and
+# the adapters, with the SQL and the source profiles they read (no local runtime, emulator or
+# operator code).
+ASSET_FOLDERS = (
+    "lambdas/",
+    "retail_etl/domain/",
+    "retail_etl/adapters/",
+    "sql/redshift/",
+    "sources/",
+)
+ASSET_MODULES = {
+    "retail_etl/__init__.py",
+    "retail_etl/config.py",
+    "retail_etl/ingest.py",
+    "retail_etl/daily.py",
+}
+# What the Lambda runtime and the managed layers bring (the project's layer is read from its asset)
+MANAGED = ("boto3", "awswrangler", "aws-lambda-powertools")
+IMPORT_HANDLERS = """
+import importlib, json, sys
+for handler in sys.argv[1:]:
+    module, _, function = handler.rpartition(".")
+    assert callable(getattr(importlib.import_module(module), function)), handler
+from retail_etl.adapters.warehouse import ddl
+assert ddl()  # the load's SQL, read from the asset and split by sqlglot (imported lazily)
+print(json.dumps({
+    "project": [getattr(m, "__file__", None) or "" for n, m in list(sys.modules.items())
+                if n.split(".")[0] in ("retail_etl", "lambdas")],
+    "top_level": sorted({n.split(".")[0] for n in sys.modules}),
+}))
+"""
+
+
+def distributions_needed(*names: str) -> set[str]:
+    """The distributions `names` need, without extras, by the installed metadata."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in requires(name) or []:
+            need = Requirement(text)
+            if need.marker is None or need.marker.evaluate({"extra": ""}):
+                todo.append(need.name)
+    return seen
+
+
+def test_the_code_asset_holds_the_handlers_steps_core_and_adapters_only(synthesized):
+    template = synthesized.templates["prod"]
+    ours = [
+        f
+        for t in synthesized.templates.values()
+        for f in resources(t, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("lambdas.")
+    ]
+    (code,) = {f["Metadata"]["aws:asset:path"] for f in ours}
+    asset = synthesized.outdir / code
+    files = sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file())
+    stray = [f for f in files if not f.startswith(ASSET_FOLDERS) and f not in ASSET_MODULES]
+    assert stray == [], stray
+    assert set(files) >= ASSET_MODULES
+    assert all(any(f.startswith(folder) for f in files) for folder in ASSET_FOLDERS)
+    # every handler imports with only the asset for the project's code (`-S`: no site hook, so
+    # no editable install of the repository) and the installed third-party packages
+    handlers = sorted({f["Properties"]["Handler"] for f in ours})
+    site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", IMPORT_HANDLERS, *handlers],
+        cwd=asset,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(asset), *site])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert all(Path(f).is_relative_to(asset) for f in loaded["project"]), loaded["project"]
+    # ... and every third-party package they load is in the Lambda's environment
+    stack = synthesized.stacks["prod"]
+    iceberg = template["Resources"][stack.get_logical_id(stack.runtime.iceberg.node.default_child)]
+    layer = synthesized.outdir / iceberg["Metadata"]["aws:asset:path"] / "python"
+    available = distributions_needed(*MANAGED) | {
+        canonicalize_name(p.name.split("-")[0]) for p in layer.glob("*.dist-info")
+    }
+    owners = packages_distributions()
+    used = {
+        canonicalize_name(d)
+        for name in loaded["top_level"]
+        for d in owners.get(name, [])
+        if canonicalize_name(d) != "retail-etl"
+    }
+    assert {"pyiceberg", "aws-lambda-powertools", "pyarrow", "sqlglot"} <= used
+    assert used - available == set()
 
 
 def definition(synthesized, env: str) -> dict:
