@@ -123,6 +123,9 @@ class DuckDBWarehouse:
         self.locate = locate
         self.con = duckdb.connect(str(path))
         self.con.execute("SET TimeZone = 'UTC'")  # Parquet UTC timestamps land unshifted
+        # a table's rows have no order (Redshift keeps none): DuckDB may insert in parallel,
+        # which took the load of 1M facts from 5.6-7.7 s to 3.4 s
+        self.con.execute("SET preserve_insertion_order = false")
 
     @staticmethod
     def to_duckdb(statement: str) -> str:
