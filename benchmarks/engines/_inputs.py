@@ -51,6 +51,11 @@ REQUIRED_GROUPS = {
 _KEY = re.compile(r"^(events|products)/dt=(\d{4}-\d{2}-\d{2})/([^/]+)$")
 _FORMATS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 _BOM = "\ufeff"
+_BLOCK = 8 << 20
+# Bounds of contract §1 (`ReadLimits`): the longest line, and how far a gzip stream may inflate.
+MAX_LINE_BYTES = 16 << 20
+MAX_INFLATION = 200
+INFLATION_FLOOR = 64 << 20
 
 
 @dataclass
@@ -113,16 +118,14 @@ def preflight(f: InputFile) -> InputFile:
     """The whole-file checks that need only the first non-blank line: `unsupported_format`,
     `empty_file`, a CSV header's `missing_columns`, and `invalid_encoding` or
     `corrupt_compression` met on the way. The rest of the file is checked by DuckDB's reader
-    (`duckdb_ref._read_error`)."""
+    and, for gzip, by `gzip_verdict`."""
     if f.fmt is None:
         f.error = FileError.UNSUPPORTED_FORMAT
         return f
     try:
         first = first_record_line(f)
     except UnicodeDecodeError:
-        f.error = FileError.INVALID_ENCODING
-        if f.gz and not gzip_intact(f.path):
-            f.error = FileError.CORRUPT_COMPRESSION
+        f.error = (gzip_verdict(f.path) if f.gz else None) or FileError.INVALID_ENCODING
         return f
     except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
         f.error = FileError.CORRUPT_COMPRESSION
@@ -153,16 +156,24 @@ def first_record_line(f: InputFile) -> tuple[int, str] | None:
     return None
 
 
-def gzip_intact(path: Path) -> bool:
-    """Whether the whole gzip stream inflates (read only when a file is already rejected, to
-    tell `corrupt_compression` from `invalid_encoding`)."""
+def gzip_verdict(path: Path) -> str | None:
+    """`corrupt_compression` or `compression_bomb` for a gzip file, else None.
+
+    DuckDB's reader returns whatever it could inflate of a truncated or corrupt stream, so the
+    stream is checked on its own (CRC and length included), in a thread beside the read. A
+    bomb is a stream that, once more than `INFLATION_FLOOR` bytes are out, has inflated to
+    more than `MAX_INFLATION` times the compressed bytes read so far (contract §1).
+    """
+    inflated = 0
     try:
-        with gzip.open(path, "rb") as stream:
-            while stream.read(16 << 20):
-                pass
-    except (OSError, EOFError, zlib.error):
-        return False
-    return True
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+            while block := stream.read(_BLOCK):
+                inflated += len(block)
+                if inflated > INFLATION_FLOOR and inflated > MAX_INFLATION * raw.tell():
+                    return FileError.COMPRESSION_BOMB
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        return FileError.CORRUPT_COMPRESSION
+    return None
 
 
 def regex_escape(text: str) -> str:

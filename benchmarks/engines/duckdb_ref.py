@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,11 +34,12 @@ import duckdb
 
 from benchmarks.engines._inputs import (
     FIELDS,
+    MAX_LINE_BYTES,
     WS,
     InputFile,
     curated_events_dir,
     discover,
-    gzip_intact,
+    gzip_verdict,
     preflight,
     regex_escape,
     reset_dir,
@@ -51,14 +53,8 @@ from retail_etl.domain.contract import (
     FileError,
 )
 
-# An event whose product is unknown when its file is processed is quarantined (and parked); a
-# later products file that defines the product releases it into the curated zone, enriched
-# with that file's version (contract §2 "Parked events"). Its quarantine row stays, and it
-# counts in `released_rows`, not in `curated_rows`.
-RELEASE_WAITING = True
 # DuckDB's own memory cap (it spills to a temporary folder beyond it).
 MEMORY_LIMIT = "1GB"
-MAX_LINE_BYTES = 16 << 20  # contract §1 ReadLimits: a longer line rejects the file
 
 LINE_DELIMITER = "\x1f\x1e\x1d\x1c"  # never occurs in text: each line is one column
 JSON_SAMPLE_LINES = 1000  # the lines whose keys give a JSON file's spellings
@@ -188,8 +184,10 @@ def _ws_class() -> str:
     return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WS) + "]"
 
 
-# A CSV line whose fields may need trimming: white space next to a comma, a quote or a line end.
-CSV_WS_RISK_RE = f'(?:^|[,"]){_ws_class()}|{_ws_class()}(?:[,"]|$)'
+# A CSV line whose values may need trimming: before its first quote (the wanted fields come
+# before it, else the line takes the exact path anyway), white space at the start, the end,
+# or next to a comma.
+CSV_WS_RISK_RE = f'^(?:{_ws_class()}|[^"]*(?:,{_ws_class()}|{_ws_class()},|{_ws_class()}$))'
 
 
 def _csv_fields(f: InputFile, fields: tuple[str, ...]) -> str:
@@ -229,7 +227,6 @@ def _csv_fields(f: InputFile, fields: tuple[str, ...]) -> str:
             CASE WHEN quoted THEN NOT regexp_matches(line, {_sql_str(pattern)})
                  ELSE len(f) <> {ncols} END AS malformed,
             CASE WHEN blank THEN false WHEN q IS NOT NULL THEN true
-                 WHEN quoted THEN regexp_matches(line[:strpos(line, '"')], {risk})
                  ELSE regexp_matches(line, {risk}) END AS slow,
             {", ".join(values)}
         FROM (SELECT *, CASE WHEN NOT quoted OR blank THEN NULL
@@ -339,31 +336,64 @@ def _fields(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
     return _json_fields(f, fields, _json_sample_keys(con, f))
 
 
-def _read_error(f: InputFile, exc: duckdb.Error) -> str:
-    """The whole-file error a failed read means; anything else is a bug and is raised."""
-    text = str(exc).lower()
-    if "unicode" in text or "utf-8" in text or "utf8" in text:
-        return (
-            FileError.INVALID_ENCODING
-            if not f.gz or gzip_intact(f.path)
-            else (FileError.CORRUPT_COMPRESSION)
-        )
-    if "maximum line size" in text:
-        return FileError.LINE_TOO_LONG
-    if f.gz and ("gzip" in text or "zlib" in text or "decompress" in text or "inflate" in text):
-        return FileError.CORRUPT_COMPRESSION
-    raise exc
+def inflated_size(f: InputFile) -> int:
+    """A file's size once inflated (a gzip stream ends with it, modulo 4 GiB): the order in
+    which files are handed to the threads, longest first."""
+    size = f.path.stat().st_size
+    if f.gz and size >= 4:
+        with open(f.path, "rb") as stream:
+            stream.seek(-4, 2)
+            return max(size, int.from_bytes(stream.read(4), "little"))
+    return size
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    f: InputFile,
+    create: Callable[[duckdb.DuckDBPyConnection, InputFile], str],
+    gzip_check: Future | None,
+) -> str | None:
+    """Run `create` (which makes the file's table and returns its name); None, with
+    `f.error` set, when the file is rejected as a whole.
+
+    A gzip stream's own verdict wins (a corrupt stream is `corrupt_compression` even where
+    its readable part is not UTF-8); DuckDB's reader rejects bytes that are not UTF-8 and
+    lines over the limit. Any other error is a bug and is raised.
+    """
+    failure = None
+    try:
+        table = create(con, f)
+    except duckdb.Error as exc:
+        failure = exc
+    verdict = gzip_check.result() if gzip_check is not None else None
+    if verdict is None and failure is None:
+        return table
+    con.execute(f"DROP TABLE IF EXISTS {_table(f)}")
+    if verdict is not None:
+        f.error = verdict
+    elif "Invalid unicode" in str(failure):
+        f.error = FileError.INVALID_ENCODING
+    elif "Maximum line size" in str(failure):
+        f.error = FileError.LINE_TOO_LONG
+    else:
+        raise failure
+    return None
+
+
+def _table(f: InputFile) -> str:
+    """The table of a file's lines, cleaned and checked."""
+    return f"{'p' if f.kind == 'products' else 'e'}_{f.seq}"
 
 
 # ---------------------------------------------------------------------------------------
 # Products
 
 
-def _products_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+def _products_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
     """`p_<seq>`: one row per physical line of a products file, cleaned and checked."""
     con.execute(
         f"""
-        CREATE TABLE p_{f.seq} AS
+        CREATE TABLE {_table(f)} AS
         WITH c AS (
             SELECT blank, line, malformed,
                    field_text(product_id, slow) AS product_id,
@@ -394,30 +424,26 @@ def _products_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
                stock_level, CASE WHEN reason IS NOT NULL THEN line END AS raw
         FROM r"""
     )
+    return _table(f)
 
 
 def _products(
-    con: duckdb.DuckDBPyConnection, files: list[InputFile], intact: dict[int, Future]
+    con: duckdb.DuckDBPyConnection, files: list[InputFile], gzip_checks: dict[int, Future]
 ) -> None:
     """`p_rows` (every record), `hist` (one version per product and effective date), and the
     lookups the events need: `pkeys` (first effective date; whether a price is so large that
     a revenue may not fit) and `first_defined` (the version a parked event is released with)."""
     selects = []
-    for f in files:
-        try:
-            _products_table(con, f)
-        except duckdb.Error as exc:
-            f.error = _read_error(f, exc)
-            continue
-        if f.seq in intact and not intact[f.seq].result():
-            f.error = FileError.CORRUPT_COMPRESSION
+    tables = [(f, _load(con, f, _products_table, gzip_checks.get(f.seq))) for f in files]
+    for f, table in tables:
+        if table is None:
             continue
         selects.append(
             f"""SELECT {f.seq} AS file_id, rowid + 1 AS line_no, {_sql_str(f.key)} AS source_file,
                        DATE '{f.dt}' AS effective_date,
                        make_timestamp({f.ingested_at_us})::TIMESTAMPTZ AS ingested_at,
                        * EXCLUDE (blank)
-                FROM p_{f.seq} WHERE rowid >= {f.header_line} AND NOT blank"""
+                FROM {table} WHERE rowid >= {f.header_line} AND NOT blank"""
         )
     if not selects:
         selects = [
@@ -429,8 +455,9 @@ def _products(
                    NULL::BIGINT AS stock_level, NULL::VARCHAR AS raw WHERE false"""
         ]
     con.execute("CREATE TABLE p_rows AS " + " UNION ALL ".join(selects))
-    for f in files:
-        con.execute(f"DROP TABLE IF EXISTS p_{f.seq}")
+    for _, table in tables:
+        if table is not None:
+            con.execute(f"DROP TABLE {table}")
     con.execute(
         f"""
         -- Within a file the last valid row of a product wins; earlier ones are duplicates.
@@ -458,14 +485,14 @@ def _products(
 # Events
 
 
-def _events_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+def _events_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
     """`e_<seq>`: one row per physical line of an events file, cleaned and checked (reasons
     1-8); the raw line is kept only where a quarantine row may need it."""
     types = ", ".join(_sql_str(t) for t in EVENT_TYPES)
     ts_shape = _sql_str(f"{ISO_RE}|{US_RE}|{EPOCH_RE}")
     con.execute(
         f"""
-        CREATE TABLE e_{f.seq} AS
+        CREATE TABLE {_table(f)} AS
         WITH c AS (
             SELECT blank, line, malformed,
                    field_text(event_id, slow) AS given_id, field_text(user_id, slow) AS user_id,
@@ -525,18 +552,18 @@ def _events_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
                     THEN line END AS raw
         FROM v"""
     )
+    return _table(f)
 
 
 def _outcomes(f: InputFile) -> str:
     """Every record of an events file with its outcome: a reason code, 'duplicate', or NULL
     (curated); `released` marks parked events curated later."""
-    release = "'released'" if RELEASE_WAITING else "NULL"
     return f"""
         SELECT e.rowid + 1 AS line_no, e.*, p.via, p.product_name, p.category, p.price_cents,
             CASE
                 WHEN e.reason IS NOT NULL THEN e.reason
                 WHEN d.first_row IS NOT NULL AND d.first_row <> e.rowid THEN 'duplicate'
-                WHEN p.via IS NULL OR p.via = {release} THEN 'unknown_product'
+                WHEN p.via IS NULL OR p.via = 'released' THEN 'unknown_product'
                 WHEN e.event_type = 'purchase'
                      AND p.price_cents * e.quantity > {MAX_REVENUE_CENTS}
                 THEN 'amount_out_of_range'
@@ -551,7 +578,6 @@ def _lookups(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     """`dup_<seq>`: ids that occur more than once among the records that passed checks 1-8
     (the first row is kept); `pit_<seq>`: the product version of every (product, event date)
     of the file, as it was when the file was processed (see README, "Point-in-time")."""
-    release = "fd.product_id IS NOT NULL" if RELEASE_WAITING else "false"
     con.execute(
         f"""
         CREATE TABLE dup_{f.seq} AS
@@ -568,7 +594,7 @@ def _lookups(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             SELECT k.product_id, k.event_date,
                 CASE WHEN h.product_id IS NOT NULL THEN 'asof'
                      WHEN e0.effective_date <= DATE '{f.dt}' THEN 'earliest'
-                     WHEN {release} THEN 'released' END AS via,
+                     WHEN fd.product_id IS NOT NULL THEN 'released' END AS via,
                 h.product_name AS h_name, h.category AS h_cat, h.price_cents AS h_price,
                 e0.product_name AS e_name, e0.category AS e_cat, e0.price_cents AS e_price,
                 fd.product_name AS f_name, fd.category AS f_cat, fd.price_cents AS f_price
@@ -592,23 +618,11 @@ def _lookups(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
 
 
 def _events_file(
-    con: duckdb.DuckDBPyConnection, f: InputFile, events_dir: Path, intact: Future | None
+    con: duckdb.DuckDBPyConnection, f: InputFile, events_dir: Path, gzip_check: Future | None
 ) -> dict:
     """Clean, deduplicate and enrich one events file; write its curated Parquet files and
-    append its quarantine rows to `q_rows`. Returns its counts.
-
-    `intact`: for a gzipped file, whether its stream is whole (checked beside the read,
-    because DuckDB's reader returns what it could inflate of a truncated or corrupt stream).
-    """
-    try:
-        _events_table(con, f)
-    except duckdb.Error as exc:
-        con.execute(f"DROP TABLE IF EXISTS e_{f.seq}")
-        f.error = _read_error(f, exc)
-        return {}
-    if intact is not None and not intact.result():
-        con.execute(f"DROP TABLE e_{f.seq}")
-        f.error = FileError.CORRUPT_COMPRESSION
+    append its quarantine rows to `q_rows`. Returns its counts (none for a rejected file)."""
+    if _load(con, f, _events_table, gzip_check) is None:
         return {}
     _lookups(con, f)
     key, at = _sql_str(f.key), f"make_timestamp({f.ingested_at_us})::TIMESTAMPTZ"
@@ -704,22 +718,22 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
         tempfile.TemporaryDirectory(dir=out_dir, prefix="_spill") as spill,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip-check") as checker,
     ):
-        intact = {f.seq: checker.submit(gzip_intact, f.path) for f in accepted if f.gz}
+        gzip_checks = {f.seq: checker.submit(gzip_verdict, f.path) for f in accepted if f.gz}
         con = _connect(Path(spill))
         con.execute(
             """CREATE TABLE q_rows (source_file VARCHAR, line_number BIGINT, reason VARCHAR,
                    raw_record VARCHAR, product_id VARCHAR, event_date DATE,
                    quarantined_at TIMESTAMPTZ)"""
         )
-        _products(con, [f for f in accepted if f.kind == "products"], intact)
+        _products(con, [f for f in accepted if f.kind == "products"], gzip_checks)
         events = [f for f in accepted if f.kind == "events"]
-        events.sort(key=lambda f: f.path.stat().st_size, reverse=True)  # largest first
+        events.sort(key=inflated_size, reverse=True)  # the longest first
         threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
 
         def run(f: InputFile) -> dict:
             cursor = con.cursor()
             try:
-                return _events_file(cursor, f, events_dir, intact.get(f.seq))
+                return _events_file(cursor, f, events_dir, gzip_checks.get(f.seq))
             finally:
                 cursor.close()
 
@@ -778,9 +792,10 @@ _EMPTY_EVENTS = """(SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS event_typ
 def aggregate(curated_dir: Path, out_dir: Path) -> dict:
     """The three daily aggregates of the curated events, one Parquet file each in `out_dir`.
 
-    An event_id in several files counts once: the copy from the first file in key order. Such
-    ids are rare, so they are found with one aggregate over the ids and removed by an anti-join
-    instead of ordering every row.
+    An event_id in several files counts once: the copy from the first file in key order.
+    Such ids are rare (files are deduplicated on their own), so one pass over the ids' 64-bit
+    hashes finds the candidates, the ids themselves are compared for those only, and each
+    aggregate reads the Parquet files directly, through an anti-join only when an id repeats.
     """
     events_dir = curated_events_dir(Path(curated_dir))
     out_dir = Path(out_dir)
@@ -791,20 +806,24 @@ def aggregate(curated_dir: Path, out_dir: Path) -> dict:
                      hive_partitioning = true, hive_types = {{'event_date': DATE}})"""
     with tempfile.TemporaryDirectory(dir=out_dir, prefix="_spill") as spill:
         con = _connect(Path(spill))
-        con.execute(f"CREATE VIEW src AS SELECT * FROM {source}")
         con.execute(
-            """
+            f"""
+            CREATE VIEW src AS SELECT * FROM {source};
+            CREATE TABLE candidates AS
+            SELECT hash(event_id) AS h FROM src GROUP BY h HAVING count(*) > 1;
             CREATE TABLE repeated AS
             SELECT event_id, min(source_file) AS first_file FROM src
+            WHERE hash(event_id) IN (SELECT h FROM candidates)
             GROUP BY event_id HAVING count(*) > 1;
-            CREATE TABLE d AS
-            SELECT event_type, event_date, user_id, product_id, product_name, category,
-                   quantity, revenue
-            FROM src LEFT JOIN repeated r USING (event_id)
-            WHERE event_type IN ('view', 'purchase')
-              AND (r.first_file IS NULL OR src.source_file = r.first_file)
             """
         )
+        if con.execute("SELECT count(*) FROM repeated").fetchone()[0]:
+            con.execute(
+                """CREATE VIEW d AS SELECT src.* FROM src LEFT JOIN repeated r USING (event_id)
+                   WHERE r.first_file IS NULL OR src.source_file = r.first_file"""
+            )
+        else:
+            con.execute("CREATE VIEW d AS SELECT * FROM src")
         rows = {}
         for name in AGGREGATES:
             path = out_dir / f"{name}.parquet"

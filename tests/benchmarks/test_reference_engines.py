@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.engines import duckdb_ref
+from benchmarks.engines import _inputs, duckdb_ref
 from retail_etl.domain.contract import AGGREGATES, PRODUCT_HISTORY, QUARANTINE
 
 D = dt.date
@@ -610,3 +610,31 @@ def test_csv_edge_cases(tmp_path):
         (5, "malformed_row"), (6, "malformed_row"), (7, "malformed_row"),
         (9, "missing_user_id"), (10, "malformed_row"),
     ]  # fmt: skip
+
+
+def test_gzip_streams_and_long_lines_reject_their_file(tmp_path, monkeypatch):
+    """DuckDB's reader returns what it can inflate of a corrupt stream, so the stream is
+    checked on its own; a line over the limit and a gzip bomb reject their file too."""
+    monkeypatch.setattr(duckdb_ref, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(_inputs, "INFLATION_FLOOR", 1 << 10)
+    header = "user_id,product_id,event_type,timestamp\n"
+    row = "U1,P1,view,2026-11-01T10:00:00Z\n"
+    flipped = bytearray(gzip.compress((header + row * 50).encode()))
+    flipped[-6] ^= 0xFF  # the stream's CRC no longer matches
+    files = {
+        "products/dt=2026-11-01/p.csv": "product_id,category,price\nP1,c,1\n",
+        "events/dt=2026-11-01/ok.csv": header + row,
+        "events/dt=2026-11-01/long.csv": header + row + f"U2,P1,view,{'x' * 200}\n",
+        "events/dt=2026-11-01/crc.csv.gz": bytes(flipped),
+        "events/dt=2026-11-01/bomb.csv.gz": gzip.compress((header + row * 20_000).encode()),
+    }
+    for key, content in files.items():
+        (tmp_path / "in" / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / key).write_bytes(
+            content if isinstance(content, bytes) else content.encode()
+        )
+    counts = duckdb_ref.clean_enrich(tmp_path / "in", tmp_path / "out")
+    assert (counts["rejected_files"], counts["curated_rows"]) == (3, 1)
+    assert {r["source_file"] for r in curated(tmp_path / "out").to_pylist()} == {
+        "events/dt=2026-11-01/ok.csv"
+    }
