@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ _KEY = re.compile(r"^(events|products)/dt=(\d{4}-\d{2}-\d{2})/([^/]+)$")
 _FORMATS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 _BOM = "\ufeff"
 _BLOCK = 8 << 20
+_FIRST_BLOCK = 64 << 10
 # Bounds of contract §1 (`ReadLimits`): the longest line, and how far a gzip stream may inflate.
 MAX_LINE_BYTES = 16 << 20
 MAX_INFLATION = 200
@@ -74,6 +76,7 @@ class InputFile:
     error: str | None = None
     header_line: int = 0  # 1-based physical line of the CSV header (0 for JSON Lines)
     header: list[str] = field(default_factory=list)  # normalized CSV column names
+    cr_only: bool = False  # the first line ends with a bare CR: every CR ends a line
 
     def column_index(self, name: str) -> int | None:
         """1-based position of the first column with that name, else None."""
@@ -144,16 +147,30 @@ def preflight(f: InputFile) -> InputFile:
 
 
 def first_record_line(f: InputFile) -> tuple[int, str] | None:
-    """(1-based line number, text) of the first non-blank line, else None."""
+    """(1-based line number, text) of the first non-blank line, else None; sets `cr_only`."""
     opener = gzip.open if f.gz else open
     with opener(f.path, "rb") as stream:
-        for n, raw in enumerate(stream, start=1):
-            line = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        for n, raw in enumerate(_raw_lines(stream, f), start=1):
+            line = raw.decode("utf-8").removesuffix("\r")
             if n == 1:
                 line = line.removeprefix(_BOM)
             if line.strip(WS):
                 return n, line
     return None
+
+
+def _raw_lines(stream, f: InputFile) -> Iterator[bytes]:
+    """The stream's lines without their LF (or CR, when the first line end is a bare CR)."""
+    rest, first = b"", True
+    while block := stream.read(_FIRST_BLOCK):
+        if first:  # the first line end decides (one read: a header is shorter than that)
+            lf, cr = block.find(b"\n"), block.find(b"\r")
+            f.cr_only = cr >= 0 and (lf < 0 or cr < lf) and block[cr + 1 : cr + 2] != b"\n"
+            first = False
+        lines = (rest + block).split(b"\r" if f.cr_only else b"\n")
+        rest = lines.pop()
+        yield from lines
+    yield rest
 
 
 def gzip_verdict(path: Path) -> str | None:

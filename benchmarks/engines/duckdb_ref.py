@@ -174,10 +174,18 @@ def _connect(spill_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _lines(f: InputFile) -> str:
+    """The file's physical lines, one VARCHAR row each, in order (NULL for an empty line).
+
+    A line ends at LF or CRLF (DuckDB's reader told to expect CRLF takes LF alone too; left
+    to detect the style from the first line, it would read an LF file's CRLF as two ends),
+    or at every CR when the first line ends with a bare CR.
+    """
+    newline = r"\r" if f.cr_only else r"\r\n"
+    compression = "gzip" if f.gz else "none"
     return f"""read_csv({_sql_str(str(f.path))}, columns = {{'line': 'VARCHAR'}},
         header = false, delim = {_sql_str(LINE_DELIMITER)}, quote = '', escape = '',
         auto_detect = false, strict_mode = false, max_line_size = {MAX_LINE_BYTES + 2},
-        compression = '{"gzip" if f.gz else "none"}')"""
+        new_line = '{newline}', compression = '{compression}')"""
 
 
 def _ws_class() -> str:
