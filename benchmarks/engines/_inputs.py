@@ -16,6 +16,7 @@ import shutil
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,10 @@ _FORMATS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
 _BOM = "\ufeff"
 _BLOCK = 8 << 20
 _FIRST_BLOCK = 64 << 10
+_STRAY_CR = re.compile(rb"\r(?!\n)")
+_CR_RUN_BEFORE_LF = re.compile(rb"\r+\n")
+# Written for a CR inside a line (`write_marked`); never occurs in text.
+STRAY_CR_MARK = "\x1c\x1d\x1e\x1f"
 # Bounds of contract §1 (`ReadLimits`): the longest line, and how far a gzip stream may inflate.
 MAX_LINE_BYTES = 16 << 20
 MAX_INFLATION = 200
@@ -77,6 +82,7 @@ class InputFile:
     header_line: int = 0  # 1-based physical line of the CSV header (0 for JSON Lines)
     header: list[str] = field(default_factory=list)  # normalized CSV column names
     cr_only: bool = False  # the first line ends with a bare CR: every CR ends a line
+    marked: Path | None = None  # a copy to read instead, CRs inside lines marked
 
     def column_index(self, name: str) -> int | None:
         """1-based position of the first column with that name, else None."""
@@ -121,14 +127,14 @@ def preflight(f: InputFile) -> InputFile:
     """The whole-file checks that need only the first non-blank line: `unsupported_format`,
     `empty_file`, a CSV header's `missing_columns`, and `invalid_encoding` or
     `corrupt_compression` met on the way. The rest of the file is checked by DuckDB's reader
-    and, for gzip, by `gzip_verdict`."""
+    and by `check_stream`."""
     if f.fmt is None:
         f.error = FileError.UNSUPPORTED_FORMAT
         return f
     try:
         first = first_record_line(f)
     except UnicodeDecodeError:
-        f.error = (gzip_verdict(f.path) if f.gz else None) or FileError.INVALID_ENCODING
+        f.error = (check_stream(f).error if f.gz else None) or FileError.INVALID_ENCODING
         return f
     except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
         f.error = FileError.CORRUPT_COMPRESSION
@@ -173,24 +179,60 @@ def _raw_lines(stream, f: InputFile) -> Iterator[bytes]:
     yield rest
 
 
-def gzip_verdict(path: Path) -> str | None:
-    """`corrupt_compression` or `compression_bomb` for a gzip file, else None.
+@dataclass
+class StreamCheck:
+    """What DuckDB's line reader cannot tell about a file's bytes (see `check_stream`)."""
 
-    DuckDB's reader returns whatever it could inflate of a truncated or corrupt stream, so the
-    stream is checked on its own (CRC and length included), in a thread beside the read. A
-    bomb is a stream that, once more than `INFLATION_FLOOR` bytes are out, has inflated to
-    more than `MAX_INFLATION` times the compressed bytes read so far (contract §1).
+    error: str | None = None  # corrupt_compression | compression_bomb
+    stray_cr: bool = False  # a CR inside a line, outside a file of CR line ends
+
+
+def check_stream(f: InputFile) -> StreamCheck:
+    """Read a file's bytes beside DuckDB's read, for what its reader does not report.
+
+    * gzip: DuckDB's reader returns whatever it could inflate of a truncated or corrupt
+      stream, so the stream is checked here (CRC and length included); a bomb is a stream
+      that, once more than `INFLATION_FLOOR` bytes are out, has inflated to more than
+      `MAX_INFLATION` times the compressed bytes read so far (contract §1).
+    * A CR that does not end a line (not followed by LF, or CRs before an LF): DuckDB's
+      reader would end the line there, so such a file is read again from `write_marked`.
     """
-    inflated = 0
+    check = StreamCheck()
+    inflated, carry = 0, b""
     try:
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+        with open(f.path, "rb") as raw, _opened(raw, f) as stream:
             while block := stream.read(_BLOCK):
                 inflated += len(block)
-                if inflated > INFLATION_FLOOR and inflated > MAX_INFLATION * raw.tell():
-                    return FileError.COMPRESSION_BOMB
+                if f.gz and inflated > INFLATION_FLOOR and inflated > MAX_INFLATION * raw.tell():
+                    check.error = FileError.COMPRESSION_BOMB
+                    return check
+                if not f.cr_only and not check.stray_cr and (carry or b"\r" in block):
+                    data = carry + block  # a CR ending a block is judged with the next one
+                    carry = data[-1:] if data.endswith(b"\r") else b""
+                    check.stray_cr = _STRAY_CR.search(data[: len(data) - len(carry)]) is not None
     except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
-        return FileError.CORRUPT_COMPRESSION
-    return None
+        check.error = FileError.CORRUPT_COMPRESSION
+    return check
+
+
+def write_marked(f: InputFile, dest: Path) -> None:
+    """The file's bytes, inflated, with CRs before a line's LF (or at the end) dropped and
+    every other CR written as `STRAY_CR_MARK`, so DuckDB's reader keeps the lines whole."""
+    carry = b""
+    with open(f.path, "rb") as raw, _opened(raw, f) as stream, open(dest, "wb") as out:
+        while block := stream.read(_BLOCK):
+            data = carry + block
+            body = data.rstrip(b"\r")
+            carry = data[len(body) :]
+            out.write(_mark(body))  # CRs at the very end are dropped
+
+
+def _mark(data: bytes) -> bytes:
+    return _CR_RUN_BEFORE_LF.sub(b"\n", data).replace(b"\r", STRAY_CR_MARK.encode())
+
+
+def _opened(raw, f: InputFile):
+    return gzip.GzipFile(fileobj=raw, mode="rb") if f.gz else nullcontext(raw)
 
 
 def regex_escape(text: str) -> str:

@@ -25,6 +25,7 @@ Decisions where the contract leaves room are listed in `benchmarks/README.md`.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,14 +36,17 @@ import duckdb
 from benchmarks.engines._inputs import (
     FIELDS,
     MAX_LINE_BYTES,
+    STRAY_CR_MARK,
     WS,
     InputFile,
+    StreamCheck,
+    check_stream,
     curated_events_dir,
     discover,
-    gzip_verdict,
     preflight,
     regex_escape,
     reset_dir,
+    write_marked,
 )
 from retail_etl.domain.contract import (
     AGGREGATES,
@@ -55,6 +59,7 @@ from retail_etl.domain.contract import (
 
 # DuckDB's own memory cap (it spills to a temporary folder beyond it).
 MEMORY_LIMIT = "1GB"
+CORES = os.cpu_count() or 1
 
 LINE_DELIMITER = "\x1f\x1e\x1d\x1c"  # never occurs in text: each line is one column
 JSON_SAMPLE_LINES = 1000  # the lines whose keys give a JSON file's spellings
@@ -162,8 +167,14 @@ CREATE OR REPLACE MACRO cents_dec(c) AS CAST(c AS DECIMAL(18, 0)) * 0.01;
 """
 
 
-def _connect(spill_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill_dir)})
+def _connect(spill_dir: Path, threads: int) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        config={
+            "threads": threads,
+            "memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(spill_dir),
+        }
+    )
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute(MACROS)
     return con
@@ -171,6 +182,17 @@ def _connect(spill_dir: Path) -> duckdb.DuckDBPyConnection:
 
 # ---------------------------------------------------------------------------------------
 # Reading: one SELECT per file giving, per physical line, its raw field texts
+
+
+def _file_lines(f: InputFile) -> str:
+    """`line` and `blank` per physical line; `stray`: the line held a CR that does not end it
+    (read from the marked copy, see `check_stream`), which makes it malformed."""
+    if f.marked is None:
+        return f"SELECT line, is_blank(line) AS blank, false AS stray FROM {_lines(f)}"
+    mark = _sql_str(STRAY_CR_MARK)
+    return f"""SELECT line, is_blank(line) AS blank, contains(raw, {mark}) AS stray
+        FROM (SELECT raw, replace(raw, {mark}, chr(13)) AS line
+              FROM (SELECT line AS raw FROM {_lines(f)}))"""
 
 
 def _lines(f: InputFile) -> str:
@@ -181,8 +203,8 @@ def _lines(f: InputFile) -> str:
     or at every CR when the first line ends with a bare CR.
     """
     newline = r"\r" if f.cr_only else r"\r\n"
-    compression = "gzip" if f.gz else "none"
-    return f"""read_csv({_sql_str(str(f.path))}, columns = {{'line': 'VARCHAR'}},
+    compression = "gzip" if f.gz and f.marked is None else "none"
+    return f"""read_csv({_sql_str(str(f.marked or f.path))}, columns = {{'line': 'VARCHAR'}},
         header = false, delim = {_sql_str(LINE_DELIMITER)}, quote = '', escape = '',
         auto_detect = false, strict_mode = false, max_line_size = {MAX_LINE_BYTES + 2},
         new_line = '{newline}', compression = '{compression}')"""
@@ -232,16 +254,17 @@ def _csv_fields(f: InputFile, fields: tuple[str, ...]) -> str:
     )
     risk = _sql_str(CSV_WS_RISK_RE)
     return f"""SELECT blank, line,
-            CASE WHEN quoted THEN NOT regexp_matches(line, {_sql_str(pattern)})
+            CASE WHEN stray THEN true
+                 WHEN quoted THEN NOT regexp_matches(line, {_sql_str(pattern)})
                  ELSE len(f) <> {ncols} END AS malformed,
             CASE WHEN blank THEN false WHEN q IS NOT NULL THEN true
                  ELSE regexp_matches(line, {risk}) END AS slow,
             {", ".join(values)}
         FROM (SELECT *, CASE WHEN NOT quoted OR blank THEN NULL
                   WHEN strpos(line, '"') <= {prefix} THEN {extract} END AS q
-        FROM (SELECT line, is_blank(line) AS blank, contains(line, '"') AS quoted,
+        FROM (SELECT line, blank, stray, contains(line, '"') AS quoted,
                      string_split(line, ',') AS f
-              FROM {_lines(f)}))"""
+              FROM ({_file_lines(f)})))"""
 
 
 def _json_sample_keys(con: duckdb.DuckDBPyConnection, f: InputFile) -> list[str]:
@@ -325,16 +348,17 @@ def _json_fields(f: InputFile, fields: tuple[str, ...], sample: list[str]) -> st
         FROM (SELECT *, CASE WHEN ok AND NOT exact THEN from_json(line, {schema}) END AS s,
                         CASE WHEN ok AND exact THEN json_keys(line) END AS k
         FROM (SELECT line, blank, slow, exact, CASE
-                  WHEN NOT valid THEN false
+                  WHEN NOT valid OR stray THEN false
                   WHEN NOT exact THEN true
                   WHEN NOT regexp_matches(line, {_sql_str(JSON_LENIENT_RE)}) THEN true
                   ELSE NOT regexp_matches(regexp_replace(line, {_sql_str(JSON_STRING_RE)}, '""',
                                                          'g'), {_sql_str(JSON_LENIENT_RE)})
                   END AS ok
         FROM (SELECT *, CASE WHEN slow THEN {is_exact} ELSE false END AS exact
-        FROM (SELECT line, blank, CASE WHEN blank THEN false ELSE {is_slow} END AS slow,
+        FROM (SELECT line, blank, stray,
+                     CASE WHEN blank THEN false ELSE {is_slow} END AS slow,
                      CASE WHEN blank THEN false ELSE json_object(line) END AS valid
-        FROM (SELECT line, is_blank(line) AS blank FROM {_lines(f)})))))))))))"""
+        FROM ({_file_lines(f)})))))))))))"""
 
 
 def _fields(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
@@ -359,26 +383,35 @@ def _load(
     con: duckdb.DuckDBPyConnection,
     f: InputFile,
     create: Callable[[duckdb.DuckDBPyConnection, InputFile], str],
-    gzip_check: Future | None,
+    stream_check: Future[StreamCheck],
+    spill_dir: Path,
 ) -> str | None:
-    """Run `create` (which makes the file's table and returns its name); None, with
-    `f.error` set, when the file is rejected as a whole.
+    """Run `create` (which makes the file's table and returns its name) while the file's
+    bytes are checked (`check_stream`); None, with `f.error` set, when the file is rejected.
 
-    A gzip stream's own verdict wins (a corrupt stream is `corrupt_compression` even where
+    The gzip stream's own verdict wins (a corrupt stream is `corrupt_compression` even where
     its readable part is not UTF-8); DuckDB's reader rejects bytes that are not UTF-8 and
-    lines over the limit. Any other error is a bug and is raised.
+    lines over the limit; any other error is a bug and is raised. A file with a CR inside a
+    line is read again from a copy in which that CR is marked.
     """
     failure = None
     try:
         table = create(con, f)
     except duckdb.Error as exc:
         failure = exc
-    verdict = gzip_check.result() if gzip_check is not None else None
-    if verdict is None and failure is None:
+    check = stream_check.result()
+    if check.error is None and check.stray_cr and f.marked is None:
+        con.execute(f"DROP TABLE IF EXISTS {_table(f)}")
+        f.marked = spill_dir / f"marked-{f.seq}"
+        write_marked(f, f.marked)
+        done: Future[StreamCheck] = Future()
+        done.set_result(StreamCheck())
+        return _load(con, f, create, done, spill_dir)
+    if check.error is None and failure is None:
         return table
     con.execute(f"DROP TABLE IF EXISTS {_table(f)}")
-    if verdict is not None:
-        f.error = verdict
+    if check.error is not None:
+        f.error = check.error
     elif "Invalid unicode" in str(failure):
         f.error = FileError.INVALID_ENCODING
     elif "Maximum line size" in str(failure):
@@ -436,13 +469,16 @@ def _products_table(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
 
 
 def _products(
-    con: duckdb.DuckDBPyConnection, files: list[InputFile], gzip_checks: dict[int, Future]
+    con: duckdb.DuckDBPyConnection,
+    files: list[InputFile],
+    checks: dict[int, Future[StreamCheck]],
+    spill_dir: Path,
 ) -> None:
     """`p_rows` (every record), `hist` (one version per product and effective date), and the
     lookups the events need: `pkeys` (first effective date; whether a price is so large that
     a revenue may not fit) and `first_defined` (the version a parked event is released with)."""
     selects = []
-    tables = [(f, _load(con, f, _products_table, gzip_checks.get(f.seq))) for f in files]
+    tables = [(f, _load(con, f, _products_table, checks[f.seq], spill_dir)) for f in files]
     for f, table in tables:
         if table is None:
             continue
@@ -626,11 +662,15 @@ def _lookups(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
 
 
 def _events_file(
-    con: duckdb.DuckDBPyConnection, f: InputFile, events_dir: Path, gzip_check: Future | None
+    con: duckdb.DuckDBPyConnection,
+    f: InputFile,
+    events_dir: Path,
+    check: Future[StreamCheck],
+    spill_dir: Path,
 ) -> dict:
     """Clean, deduplicate and enrich one events file; write its curated Parquet files and
     append its quarantine rows to `q_rows`. Returns its counts (none for a rejected file)."""
-    if _load(con, f, _events_table, gzip_check) is None:
+    if _load(con, f, _events_table, check, spill_dir) is None:
         return {}
     _lookups(con, f)
     key, at = _sql_str(f.key), f"make_timestamp({f.ingested_at_us})::TIMESTAMPTZ"
@@ -724,28 +764,29 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
     accepted = [f for f in files if f.error is None]
     with (
         tempfile.TemporaryDirectory(dir=out_dir, prefix="_spill") as spill,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip-check") as checker,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as checker,
     ):
-        gzip_checks = {f.seq: checker.submit(gzip_verdict, f.path) for f in accepted if f.gz}
-        con = _connect(Path(spill))
+        checks = {f.seq: checker.submit(check_stream, f) for f in accepted}
+        # Files in parallel, one statement on one thread each: measured on two cores, DuckDB's
+        # own threads inside each statement on top of that cost more CPU for no gain.
+        con = _connect(Path(spill), threads=1)
         con.execute(
             """CREATE TABLE q_rows (source_file VARCHAR, line_number BIGINT, reason VARCHAR,
                    raw_record VARCHAR, product_id VARCHAR, event_date DATE,
                    quarantined_at TIMESTAMPTZ)"""
         )
-        _products(con, [f for f in accepted if f.kind == "products"], gzip_checks)
+        _products(con, [f for f in accepted if f.kind == "products"], checks, Path(spill))
         events = [f for f in accepted if f.kind == "events"]
         events.sort(key=inflated_size, reverse=True)  # the longest first
-        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
 
         def run(f: InputFile) -> dict:
             cursor = con.cursor()
             try:
-                return _events_file(cursor, f, events_dir, gzip_checks.get(f.seq))
+                return _events_file(cursor, f, events_dir, checks[f.seq], Path(spill))
             finally:
                 cursor.close()
 
-        with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        with ThreadPoolExecutor(max_workers=CORES) as pool:
             per_file = list(pool.map(run, events))
         _write_products(con, out_dir)
         _write_quarantine(con, out_dir)
@@ -813,7 +854,7 @@ def aggregate(curated_dir: Path, out_dir: Path) -> dict:
         source = f"""read_parquet({_sql_str(str(events_dir / "**" / "*.parquet"))},
                      hive_partitioning = true, hive_types = {{'event_date': DATE}})"""
     with tempfile.TemporaryDirectory(dir=out_dir, prefix="_spill") as spill:
-        con = _connect(Path(spill))
+        con = _connect(Path(spill), threads=CORES)
         con.execute(
             f"""
             CREATE VIEW src AS SELECT * FROM {source};

@@ -642,7 +642,8 @@ def test_gzip_streams_and_long_lines_reject_their_file(tmp_path, monkeypatch):
 
 def test_line_ends(tmp_path):
     """LF and CRLF may mix in one file; a file whose first line ends with a bare CR has every
-    CR as a line end. Line numbers stay physical either way."""
+    CR as a line end; elsewhere a CR inside a line makes that line malformed. Line numbers
+    stay physical."""
     header = "user_id,product_id,event_type,timestamp"
     files = {
         "products/dt=2026-11-01/p.csv": "product_id,category,price\nP1,c,1\n",
@@ -651,15 +652,22 @@ def test_line_ends(tmp_path):
         "U3,P1,view,2026-11-01T10:00:00Z\r\n,P1,view,2026-11-01T11:00:00Z\r\n",  # 5
         "events/dt=2026-11-01/mac.csv": f"{header}\rU4,P1,view,2026-11-01T10:00:00Z\r\r"
         ",P1,view,2026-11-01T10:00:00Z\r",  # 4
+        "events/dt=2026-11-01/stray.csv": f"{header}\nU5,P1,view,2026-11-01T10:00:00Z\r\r\n"
+        "U6,P1,vi\rew,2026-11-01T10:00:00Z\n"  # 3
+        ",P1,view,2026-11-01T10:00:00Z\n",  # 4
     }
     for key, content in files.items():
         (tmp_path / "in" / key).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "in" / key).write_bytes(content.encode())
     duckdb_ref.clean_enrich(tmp_path / "in", tmp_path / "out")
-    assert sorted(r["user_id"] for r in curated(tmp_path / "out").to_pylist()) == ["U1", "U3", "U4"]
+    users = sorted(r["user_id"] for r in curated(tmp_path / "out").to_pylist())
+    assert users == ["U1", "U3", "U4", "U5"]
     q = read(tmp_path / "out/quarantine/kind=events/part-0.parquet").to_pylist()
     assert [(r["source_file"].rsplit("/")[-1], r["line_number"], r["reason"]) for r in q] == [
         ("mac.csv", 4, "missing_user_id"),
         ("mixed.csv", 3, "missing_user_id"),
         ("mixed.csv", 5, "missing_user_id"),
+        ("stray.csv", 3, "malformed_row"),
+        ("stray.csv", 4, "missing_user_id"),
     ]
+    assert q[3]["raw_record"] == "U6,P1,vi\rew,2026-11-01T10:00:00Z"
