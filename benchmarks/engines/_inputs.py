@@ -125,9 +125,9 @@ def discover(input_dir: Path) -> list[InputFile]:
 
 def preflight(f: InputFile) -> InputFile:
     """The whole-file checks that need only the first non-blank line: `unsupported_format`,
-    `empty_file`, a CSV header's `missing_columns`, and `invalid_encoding` or
-    `corrupt_compression` met on the way. The rest of the file is checked by DuckDB's reader
-    and by `check_stream`."""
+    `empty_file`, a CSV header's `invalid_header` and `missing_columns`, and
+    `invalid_encoding` or `corrupt_compression` met on the way. The rest of the file is
+    checked by DuckDB's reader and by `check_stream`."""
     if f.fmt is None:
         f.error = FileError.UNSUPPORTED_FORMAT
         return f
@@ -144,7 +144,11 @@ def preflight(f: InputFile) -> InputFile:
         return f
     if f.fmt == "csv":
         f.header_line, line = first
-        names = next(csv.reader([line]), [])
+        try:
+            names = next(csv.reader([line]), [])
+        except csv.Error:  # a stray CR, a field over the csv module's limit
+            f.error = FileError.INVALID_HEADER
+            return f
         f.header = [n.strip(WS).lower() for n in names]
         present = set(f.header)
         if any(not present.intersection(group) for group in REQUIRED_GROUPS[f.kind]):

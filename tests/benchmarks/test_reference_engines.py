@@ -151,6 +151,8 @@ FILES: dict[str, bytes | str] = {
     "events/dt=2026-11-01/z4.csv": b"user_id,product_id,event_type,timestamp\nU1,P1,view,\xff\n",
     "events/dt=2026-11-01/z5.jsonl.gz": gzip.compress(b'{"user_id": "U1"}\n' * 50)[:30],
     "events/dt=2026-11-01/z6.csv": "user_id,product_id,event_type,event_timestamp\n",
+    # invalid_header: a name longer than the csv module reads
+    "events/dt=2026-11-01/z8.csv": f"user_id,product_id,event_type,timestamp,{'x' * (130 << 10)}\n",
     Z7_JSON: '{"user_id": "J1", "product_id": "P1", "event_type": "view",'
     ' "event_timestamp": "2026-11-01T20:00:00Z", "event_id": "j7"}',
     B_JSONL: (
@@ -414,7 +416,7 @@ def test_counts(run):
         "duplicate_rows": 3,
         "released_rows": 1,
         "products": {"curated_rows": 12, "quarantined_rows": 9, "duplicate_rows": 1},
-        "rejected_files": 5,
+        "rejected_files": 6,
     }
 
 
