@@ -3,19 +3,21 @@
 Used by the benchmark (`python -m benchmarks.run`) as the reference the core is measured
 against, and by tests as an oracle for `retail_etl`.
 
-How it works
-* Python only finds the files, orders them and reads each file's first non-blank line (the
-  CSV header picks the columns; `_inputs.py`). DuckDB reads, inflates and parses every row.
+How it works (benchmarks/README.md has the details and the figures)
+* Python finds the files, orders them and reads each file's first non-blank line (the CSV
+  header picks the columns; `_inputs.py`). DuckDB reads, inflates and parses every row.
 * A file is read with DuckDB's CSV reader used as a line reader (no quoting, a delimiter that
-  never occurs), so a physical line is one row. Each file becomes one table in a single
-  streaming statement: lines are split (CSV) or parsed (JSON Lines), cleaned and checked in
-  contract order, and only the cleaned columns are kept (the raw line only for rows that may
-  be quarantined). The table is written in file order, so `rowid + 1` is the line number.
+  never occurs), so a physical line is one row. Each file becomes one table in one streaming
+  statement: lines are split (CSV) or parsed (JSON Lines), cleaned and checked in contract
+  order, and only the cleaned columns are kept (the raw line only for rows that may be
+  quarantined). The table is written in file order, so `rowid + 1` is the line number. One
+  regex per line sends the few lines that need it to the exact (slower) treatment.
 * Then, per file, two small lookups (ids seen twice in the file; the product version of each
-  (product, event date) pair, resolved once per pair against the history) and one pass writes
-  the curated Parquet, another the quarantine rows. Files run in parallel, one per DuckDB
-  thread, each statement on its own cursor; DuckDB also parallelizes within a statement where
-  it can (reading an uncompressed file, writing Parquet).
+  (product, event date) pair, resolved once per pair against the history), one pass writes
+  the curated Parquet and another the quarantine rows.
+* Files run in parallel, one thread each with its own cursor; a Python thread beside them
+  checks each file's bytes for what DuckDB's reader does not report (a corrupt or truncated
+  gzip stream, a gzip bomb, a CR inside a line).
 * Products files (small) run first and make the history; an events file of date F sees the
   versions with effective_date <= F, as it would have when it was processed.
 
@@ -368,7 +370,7 @@ def _fields(con: duckdb.DuckDBPyConnection, f: InputFile) -> str:
     return _json_fields(f, fields, _json_sample_keys(con, f))
 
 
-def inflated_size(f: InputFile) -> int:
+def _inflated_size(f: InputFile) -> int:
     """A file's size once inflated (a gzip stream ends with it, modulo 4 GiB): the order in
     which files are handed to the threads, longest first."""
     size = f.path.stat().st_size
@@ -777,7 +779,7 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
         )
         _products(con, [f for f in accepted if f.kind == "products"], checks, Path(spill))
         events = [f for f in accepted if f.kind == "events"]
-        events.sort(key=inflated_size, reverse=True)  # the longest first
+        events.sort(key=_inflated_size, reverse=True)  # the longest first
 
         def run(f: InputFile) -> dict:
             cursor = con.cursor()
