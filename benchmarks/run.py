@@ -1,7 +1,7 @@
-"""Benchmark: retail_etl against the DuckDB and polars reference engines, on one generated input.
+"""Benchmark: retail_etl against the tuned DuckDB reference engine, on one generated input.
 
     python -m benchmarks.run --events 1000000 --json bench-results.json \
-        [--days 1] [--seed 0] [--workdir DIR] [--engines retail_etl,duckdb,polars]
+        [--days 1] [--seed 0] [--workdir DIR] [--engines retail_etl,duckdb]
 
 One input is generated with `retail_etl.generator.generate_dataset`; then every engine runs
 `clean_enrich` and `aggregate`, each stage in its own fresh process (`benchmarks.stage`), so
@@ -35,7 +35,7 @@ from benchmarks.stage import ENGINE_MODULES, STAGES
 from retail_etl.domain.contract import AGGREGATES
 
 REPO = Path(__file__).resolve().parent.parent
-BASELINES = ("duckdb", "polars")
+BASELINES = ("duckdb",)
 
 
 @dataclass
@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run --e2e-days days of this many events through `run` (0: skip)",
     )  # fmt: skip
     parser.add_argument(
-        "--engines", default="retail_etl,duckdb,polars",
+        "--engines", default="retail_etl,duckdb",
         help=f"comma-separated, from {', '.join(ENGINE_MODULES)}",
     )  # fmt: skip
     args = parser.parse_args(argv)

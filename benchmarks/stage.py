@@ -22,7 +22,6 @@ from pathlib import Path
 ENGINE_MODULES = {
     "retail_etl": "retail_etl_core",
     "duckdb": "duckdb_ref",
-    "polars": "polars_ref",
 }
 STAGES = ("clean_enrich", "aggregate")
 

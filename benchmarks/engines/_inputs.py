@@ -1,13 +1,13 @@
-"""What both reference engines share: finding the dropped files, whole-file checks, output.
+"""The reference engine's file layer: which files, in which order, and the checks that need
+only a file's first lines (format, empty file, the CSV header).
 
-Only the file layer lives here (which files, in which order, whether a file is rejected as a
-whole, where its header is); the row-level rules of docs/data-contract.md are implemented by
-each engine on its own, so the two engines and `retail_etl` check each other.
+Nothing here reads a whole file: the rows are read, inflated and parsed by DuckDB
+(`duckdb_ref.py`). The first non-blank line is read with Python's `gzip`/`open` because a
+CSV header decides which columns the SQL picks, and it costs one block per file.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import gzip
@@ -16,12 +16,9 @@ import shutil
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from retail_etl.domain.contract import (
     EVENT_REQUIRED,
@@ -30,8 +27,8 @@ from retail_etl.domain.contract import (
     FileError,
 )
 
-# Unicode White_Space: what "trimmed" and "blank" mean (Python's str.strip(), Rust's
-# char::is_whitespace and Arrow's utf8_trim_whitespace agree on these).
+# Unicode White_Space: what "trimmed" and "blank" mean (Python's str.strip() minus the
+# separators \x1c-\x1f, which are not White_Space).
 WS = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -55,8 +52,17 @@ REQUIRED_GROUPS = {
 
 _KEY = re.compile(r"^(events|products)/dt=(\d{4}-\d{2}-\d{2})/([^/]+)$")
 _FORMATS = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl"}
-_BOM = b"\xef\xbb\xbf"
-_BLOCK = 16 << 20
+_BOM = "\ufeff"
+_BLOCK = 8 << 20
+_FIRST_BLOCK = 64 << 10
+_STRAY_CR = re.compile(rb"\r(?!\n)")
+_CR_RUN_BEFORE_LF = re.compile(rb"\r+\n")
+# Written for a CR inside a line (`write_marked`); never occurs in text.
+STRAY_CR_MARK = "\x1c\x1d\x1e\x1f"
+# Bounds of contract §1 (`ReadLimits`): the longest line, and how far a gzip stream may inflate.
+MAX_LINE_BYTES = 16 << 20
+MAX_INFLATION = 200
+INFLATION_FLOOR = 64 << 20
 
 
 @dataclass
@@ -71,18 +77,12 @@ class InputFile:
     fmt: str | None  # "csv" | "jsonl" | None (unsupported extension)
     gz: bool
     ingested_at_us: int = 0
-
-
-@dataclass
-class Prepared:
-    """A file after the whole-file checks: rejected (`error`) or ready to be read."""
-
-    file: InputFile
+    # set by `preflight`
     error: str | None = None
-    read_path: Path | None = None  # plain (decompressed) bytes, for readers that take a path
-    data: bytes | None = None  # decompressed bytes without BOM, when asked for
     header_line: int = 0  # 1-based physical line of the CSV header (0 for JSON Lines)
     header: list[str] = field(default_factory=list)  # normalized CSV column names
+    cr_only: bool = False  # the first line ends with a bare CR: every CR ends a line
+    marked: Path | None = None  # a copy to read instead, CRs inside lines marked
 
     def column_index(self, name: str) -> int | None:
         """1-based position of the first column with that name, else None."""
@@ -97,8 +97,7 @@ def discover(input_dir: Path) -> list[InputFile]:
 
     Order: `dt` ascending; within a date, products files before events files; then by key.
     Files whose key is not `<kind>/dt=YYYY-MM-DD/<name>` (e.g. manifest.json) are ignored.
-    `ingested_at` increases with the order, so "smallest (ingested_at, source_file)" means
-    "processed first".
+    `ingested_at` increases with the order.
     """
     found = []
     for path in input_dir.rglob("*"):
@@ -124,162 +123,125 @@ def discover(input_dir: Path) -> list[InputFile]:
     return found
 
 
-def _blocks(f: InputFile) -> Iterator[bytes]:
-    """The file's (decompressed) bytes in blocks; raises EOFError/OSError/zlib.error."""
+def preflight(f: InputFile) -> InputFile:
+    """The whole-file checks that need only the first non-blank line: `unsupported_format`,
+    `empty_file`, a CSV header's `invalid_header` and `missing_columns`, and
+    `invalid_encoding` or `corrupt_compression` met on the way. The rest of the file is
+    checked by DuckDB's reader and by `check_stream`."""
+    if f.fmt is None:
+        f.error = FileError.UNSUPPORTED_FORMAT
+        return f
+    try:
+        first = first_record_line(f)
+    except UnicodeDecodeError:
+        f.error = (check_stream(f).error if f.gz else None) or FileError.INVALID_ENCODING
+        return f
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        f.error = FileError.CORRUPT_COMPRESSION
+        return f
+    if first is None:
+        f.error = FileError.EMPTY_FILE
+        return f
+    if f.fmt == "csv":
+        f.header_line, line = first
+        try:
+            names = next(csv.reader([line]), [])
+        except csv.Error:  # a stray CR, a field over the csv module's limit
+            f.error = FileError.INVALID_HEADER
+            return f
+        f.header = [n.strip(WS).lower() for n in names]
+        present = set(f.header)
+        if any(not present.intersection(group) for group in REQUIRED_GROUPS[f.kind]):
+            f.error = FileError.MISSING_COLUMNS
+    return f
+
+
+def first_record_line(f: InputFile) -> tuple[int, str] | None:
+    """(1-based line number, text) of the first non-blank line, else None; sets `cr_only`."""
     opener = gzip.open if f.gz else open
     with opener(f.path, "rb") as stream:
-        while block := stream.read(_BLOCK):
-            yield block
-
-
-def regex_escape(text: str) -> str:
-    """`text` as a literal in both RE2 (DuckDB) and Rust (polars) regexes: only the
-    metacharacters common to both are escaped."""
-    return "".join("\\" + c if c in "\\.^$|?*+()[]{}" else c for c in text)
-
-
-def is_blank(line: str) -> bool:
-    return not line.strip(WS)
-
-
-def preflight(
-    f: InputFile, tmp_dir: Path | None = None, want_data: bool = False, check_utf8: bool = True
-) -> Prepared:
-    """Whole-file checks of the contract (§1): format, gzip, UTF-8, empty file, CSV header.
-
-    With `tmp_dir`, a gzipped file is decompressed there and `read_path` points at the copy
-    (a plain file's `read_path` is the file itself); with `want_data`, `data` holds the
-    decompressed bytes without the BOM. With `check_utf8=False` only the lines read to find
-    the header are checked: the caller's reader must reject the rest.
-    """
-    p = Prepared(f)
-    if f.fmt is None:
-        p.error = FileError.UNSUPPORTED_FORMAT
-        return p
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    parts: list[bytes] = []
-    sink = None
-    bad_encoding = False
-    try:
-        if f.gz and tmp_dir is not None:
-            p.read_path = tmp_dir / f"{f.seq:06d}.{f.fmt}"
-            sink = open(p.read_path, "wb")  # noqa: SIM115 - closed in finally
-        elif not f.gz:
-            p.read_path = f.path
-        for block in _blocks(f):
-            if sink is not None:
-                sink.write(block)
-            if want_data:
-                parts.append(block)
-            if check_utf8 and not bad_encoding:  # keep reading: corrupt gzip wins
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError:
-                    bad_encoding = True
-        if check_utf8 and not bad_encoding:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                bad_encoding = True
-    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
-        p.error = FileError.CORRUPT_COMPRESSION
-        return p
-    finally:
-        if sink is not None:
-            sink.close()
-    if bad_encoding:
-        p.error = FileError.INVALID_ENCODING
-        return p
-    if want_data:
-        data = b"".join(parts)
-        p.data = data[len(_BOM) :] if data.startswith(_BOM) else data
-    try:
-        first = _first_record_line(p)
-    except UnicodeDecodeError:
-        p.error = FileError.INVALID_ENCODING
-        return p
-    if first is None:
-        p.error = FileError.EMPTY_FILE
-        return p
-    if f.fmt == "csv":
-        line_no, line = first
-        p.header_line = line_no
-        names = next(csv.reader([line]), [])
-        p.header = [n.strip(WS).lower() for n in names]
-        present = set(p.header)
-        if any(not present.intersection(group) for group in REQUIRED_GROUPS[f.kind]):
-            p.error = FileError.MISSING_COLUMNS
-    return p
-
-
-def _first_record_line(p: Prepared) -> tuple[int, str] | None:
-    """(1-based line number, text) of the first non-blank line, else None."""
-    lines = _data_lines(p.data) if p.data is not None else _file_lines(p.read_path, p.file)
-    for n, raw in enumerate(lines, start=1):
-        line = raw.decode("utf-8").removesuffix("\r")
-        if n == 1:
-            line = line.removeprefix("\ufeff")
-        if not is_blank(line):
-            return n, line
+        for n, raw in enumerate(_raw_lines(stream, f), start=1):
+            line = raw.decode("utf-8").removesuffix("\r")
+            if n == 1:
+                line = line.removeprefix(_BOM)
+            if line.strip(WS):
+                return n, line
     return None
 
 
-def _data_lines(data: bytes) -> Iterator[bytes]:
-    start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            yield data[start:]
-            return
-        yield data[start:end]
-        start = end + 1
+def _raw_lines(stream, f: InputFile) -> Iterator[bytes]:
+    """The stream's lines without their LF (or CR, when the first line end is a bare CR)."""
+    rest, first = b"", True
+    while block := stream.read(_FIRST_BLOCK):
+        if first:  # the first line end decides (one read: a header is shorter than that)
+            lf, cr = block.find(b"\n"), block.find(b"\r")
+            f.cr_only = cr >= 0 and (lf < 0 or cr < lf) and block[cr + 1 : cr + 2] != b"\n"
+            first = False
+        lines = (rest + block).split(b"\r" if f.cr_only else b"\n")
+        rest = lines.pop()
+        yield from lines
+    yield rest
 
 
-def _file_lines(plain: Path | None, f: InputFile) -> Iterator[bytes]:
-    """Lines of the plain copy when there is one, else of the (maybe gzipped) file."""
-    opener = gzip.open if plain is None and f.gz else open
-    with opener(plain or f.path, "rb") as stream:
-        for raw in stream:
-            yield raw.removesuffix(b"\n")
+@dataclass
+class StreamCheck:
+    """What DuckDB's line reader cannot tell about a file's bytes (see `check_stream`)."""
+
+    error: str | None = None  # corrupt_compression | compression_bomb
+    stray_cr: bool = False  # a CR inside a line, outside a file of CR line ends
 
 
-# ---------------------------------------------------------------------------------------
-# Output helpers
+def check_stream(f: InputFile) -> StreamCheck:
+    """Read a file's bytes beside DuckDB's read, for what its reader does not report.
+
+    * gzip: DuckDB's reader returns whatever it could inflate of a truncated or corrupt
+      stream, so the stream is checked here (CRC and length included); a bomb is a stream
+      that, once more than `INFLATION_FLOOR` bytes are out, has inflated to more than
+      `MAX_INFLATION` times the compressed bytes read so far (contract §1).
+    * A CR that does not end a line (not followed by LF, or CRs before an LF): DuckDB's
+      reader would end the line there, so such a file is read again from `write_marked`.
+    """
+    check = StreamCheck()
+    inflated, carry = 0, b""
+    try:
+        with open(f.path, "rb") as raw, _opened(raw, f) as stream:
+            while block := stream.read(_BLOCK):
+                inflated += len(block)
+                if f.gz and inflated > INFLATION_FLOOR and inflated > MAX_INFLATION * raw.tell():
+                    check.error = FileError.COMPRESSION_BOMB
+                    return check
+                if not f.cr_only and not check.stray_cr and (carry or b"\r" in block):
+                    data = carry + block  # a CR ending a block is judged with the next one
+                    carry = data[-1:] if data.endswith(b"\r") else b""
+                    check.stray_cr = _STRAY_CR.search(data[: len(data) - len(carry)]) is not None
+    except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+        check.error = FileError.CORRUPT_COMPRESSION
+    return check
 
 
-def decimal_from_cents(
-    cents: np.ndarray, valid: np.ndarray | None, type_: pa.Decimal128Type
-) -> pa.Array:
-    """A scale-2 decimal array whose unscaled values are the given int64 cents (exact).
-
-    A decimal128 stores its unscaled integer as 16 little-endian bytes, so the cents become
-    decimals without any per-row conversion."""
-    assert type_.scale == 2
-    cents = np.ascontiguousarray(cents, dtype=np.int64)
-    words = np.empty((len(cents), 2), dtype=np.int64)
-    words[:, 0] = cents
-    words[:, 1] = cents >> 63  # sign extension
-    validity, nulls = None, 0
-    if valid is not None and not valid.all():
-        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-        nulls = int((~valid).sum())
-    return pa.Array.from_buffers(
-        type_, len(cents), [validity, pa.py_buffer(words.tobytes())], null_count=nulls
-    )
+def write_marked(f: InputFile, dest: Path) -> None:
+    """The file's bytes, inflated, with CRs before a line's LF (or at the end) dropped and
+    every other CR written as `STRAY_CR_MARK`, so DuckDB's reader keeps the lines whole."""
+    carry = b""
+    with open(f.path, "rb") as raw, _opened(raw, f) as stream, open(dest, "wb") as out:
+        while block := stream.read(_BLOCK):
+            data = carry + block
+            body = data.rstrip(b"\r")
+            carry = data[len(body) :]
+            out.write(_mark(body))  # CRs at the very end are dropped
 
 
-def cents_to_decimal(cents: pa.Array, type_: pa.Decimal128Type) -> pa.Array:
-    """`decimal_from_cents` for an Arrow integer array (nulls stay null)."""
-    cents = cents.combine_chunks() if isinstance(cents, pa.ChunkedArray) else cents
-    values = np.asarray(cents.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
-    valid = cents.is_valid().to_numpy(zero_copy_only=False) if cents.null_count else None
-    return decimal_from_cents(values, valid, type_)
+def _mark(data: bytes) -> bytes:
+    return _CR_RUN_BEFORE_LF.sub(b"\n", data).replace(b"\r", STRAY_CR_MARK.encode())
 
 
-def write_table(table: pa.Table, schema: pa.Schema, path: Path) -> None:
-    """Write `table` with exactly `schema` (names, order and types)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.select(schema.names).cast(schema), path)
+def _opened(raw, f: InputFile):
+    return gzip.GzipFile(fileobj=raw, mode="rb") if f.gz else nullcontext(raw)
+
+
+def regex_escape(text: str) -> str:
+    """`text` as a literal in an RE2 regex."""
+    return "".join("\\" + c if c in "\\.^$|?*+()[]{}" else c for c in text)
 
 
 def reset_dir(path: Path) -> None:
