@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -83,17 +84,33 @@ def athena_sql_on_duckdb(curated: Path) -> dict[str, pa.Table]:
     }
 
 
+def dates(curated: Path) -> list[str]:
+    return sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
+
+
+@pytest.fixture(scope="module")
+def spark_output(spark, curated, tmp_path_factory) -> Path:
+    """The Glue job run once per date, as the state machine runs it (one Spark run per date
+    costs seconds, so the tests share these runs)."""
+    out = tmp_path_factory.mktemp("spark")
+    spark_path(spark, curated, out)
+    return out
+
+
 def spark_path(spark, curated: Path, out: Path) -> dict[str, pa.Table]:
     from glue_jobs.aggregate_day import run
 
-    days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
-    for day in days:
+    for day in dates(curated):
         run(spark, day_files(curated, day), str(out), day)
+    return spark_tables(curated, out)
+
+
+def spark_tables(curated: Path, out: Path) -> dict[str, pa.Table]:
     result = {}
     for name, schema in c.AGGREGATES.items():
         parts = [
             pq.read_table(out / name / f"event_date={day}", schema=schema)
-            for day in days
+            for day in dates(curated)
             if (out / name / f"event_date={day}").exists()
         ]
         result[name] = pa.concat_tables(parts).combine_chunks()
@@ -107,19 +124,18 @@ def test_pandas_and_the_athena_views_agree_exactly(curated):
         assert ours[name].equals(sql[name]), name
 
 
-def test_the_glue_job_agrees_with_pandas_row_for_row(spark, curated, tmp_path):
-    ours, theirs = pandas_path(curated), spark_path(spark, curated, tmp_path)
+def test_the_glue_job_agrees_with_pandas_row_for_row(curated, spark_output):
+    ours, theirs = pandas_path(curated), spark_tables(curated, spark_output)
     for name in c.AGGREGATES:
         assert theirs[name].schema == c.AGGREGATES[name]
         assert ours[name].equals(theirs[name]), name
 
 
-def test_the_glue_job_replaces_only_its_own_date(spark, curated, tmp_path):
+def test_the_glue_job_replaces_only_its_own_date(spark, curated, spark_output, tmp_path):
     from glue_jobs.aggregate_day import run
 
-    days = sorted(p.name.split("=", 1)[1] for p in curated.iterdir())
-    for day in days:
-        run(spark, day_files(curated, day), str(tmp_path), day)
+    days = dates(curated)
+    shutil.copytree(spark_output, tmp_path, dirs_exist_ok=True)
     other = tmp_path / "daily_category_revenue" / f"event_date={days[0]}"
     before = sorted(p.name for p in other.iterdir())
     run(spark, day_files(curated, days[-1]), str(tmp_path), days[-1])
