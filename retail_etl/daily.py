@@ -152,9 +152,8 @@ def load_request(
     each set with a COPY manifest (tables with no rows for a date are skipped)."""
     sources: dict[tuple[str, str | None], FileSet] = {}
     specs = {"fact_events": lake.CURATED_EVENTS, **lake.AGGREGATES}
-    for day in days:
-        for table, spec in specs.items():
-            files = tables.data_files(spec, on_date(day))
+    for table, spec in specs.items():
+        for day, files in tables.data_files_by_date(spec, days).items():
             if files:
                 manifest = _write_manifest(settings, store, f"{table}/{day}", files)
                 sources[(table, day)] = FileSet(manifest, [f.path for f in files])

@@ -9,6 +9,7 @@ current rows are exactly the data files `plan_files` lists, which is what a COPY
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 import uuid
@@ -29,7 +30,7 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
     ValidationException,
 )
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo, In
 from pyiceberg.io.pyarrow import (
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
@@ -43,6 +44,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from retail_etl.domain.lake import TABLES, LakeTable
 
 COMMIT_ATTEMPTS = 8
+_EPOCH = dt.date(1970, 1, 1)
 
 # PyIceberg warns when a delete matches nothing, which is routine here (a file's first
 # version, a date's first aggregate). Set once, for the process: `catch_warnings` around each
@@ -212,6 +214,21 @@ class Lake:
             ),
             key=lambda f: f.path,
         )
+
+    def data_files_by_date(self, spec: LakeTable, days: Iterable[str]) -> dict[str, list[DataFile]]:
+        """The current data files of each of `days` (ISO dates) in a table partitioned by
+        date, planned once for all of them rather than once per date."""
+        out: dict[str, list[DataFile]] = {day: [] for day in days}
+        if not out:
+            return out
+        scan = self.table(spec).scan(row_filter=In(spec.partition, list(out)))
+        for task in scan.plan_files():
+            value = task.file.partition[0]  # an identity date partition: days since 1970
+            day = value if isinstance(value, dt.date) else _EPOCH + dt.timedelta(days=value)
+            out.setdefault(day.isoformat(), []).append(
+                DataFile(task.file.file_path, task.file.file_size_in_bytes, task.file.record_count)
+            )
+        return {day: sorted(files, key=lambda f: f.path) for day, files in out.items()}
 
     def read_files(
         self,

@@ -71,3 +71,15 @@ def test_the_current_data_files_hold_exactly_the_current_rows(two_lakes):
     assert sorted(direct["category"].cast(pa.string()).to_pylist()) == ["tea", "toys"]
     assert mine.read_files(REVENUE, on_date("2026-11-02"))["category"].to_pylist() == ["toys"]
     assert mine.read_files(lake.CURATED_EVENTS, from_source("none")).num_rows == 0
+
+
+def test_the_data_files_of_several_dates_planned_at_once_are_each_dates_own(two_lakes):
+    mine, _ = two_lakes
+    mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books", "tea"))
+    mine.replace(REVENUE, on_date("2026-11-03"), rows=rows("2026-11-03", "toys"))
+    by_date = mine.data_files_by_date(REVENUE, ["2026-11-01", "2026-11-02", "2026-11-03"])
+    assert by_date == {
+        day: mine.data_files(REVENUE, on_date(day))
+        for day in ("2026-11-01", "2026-11-02", "2026-11-03")
+    }
+    assert [sum(f.rows for f in by_date[d]) for d in sorted(by_date)] == [2, 0, 1]
