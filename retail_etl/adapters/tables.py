@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -206,14 +207,7 @@ class Lake:
 
     def data_files(self, spec: LakeTable, where: BooleanExpression | None = None) -> list[DataFile]:
         """The current data files holding rows that may match `where` (a COPY manifest)."""
-        tasks = self.table(spec).scan(row_filter=where or AlwaysTrue()).plan_files()
-        return sorted(
-            (
-                DataFile(t.file.file_path, t.file.file_size_in_bytes, t.file.record_count)
-                for t in tasks
-            ),
-            key=lambda f: f.path,
-        )
+        return [file for file, _ in self._planned(spec, where or AlwaysTrue())]
 
     def data_files_by_date(self, spec: LakeTable, days: Iterable[str]) -> dict[str, list[DataFile]]:
         """The current data files of each of `days` (ISO dates) in a table partitioned by
@@ -221,14 +215,23 @@ class Lake:
         out: dict[str, list[DataFile]] = {day: [] for day in days}
         if not out:
             return out
-        scan = self.table(spec).scan(row_filter=In(spec.partition, list(out)))
-        for task in scan.plan_files():
-            value = task.file.partition[0]  # an identity date partition: days since 1970
+        for file, partition in self._planned(spec, In(spec.partition, list(out))):
+            value = partition[0]  # an identity date partition: days since 1970
             day = value if isinstance(value, dt.date) else _EPOCH + dt.timedelta(days=value)
-            out.setdefault(day.isoformat(), []).append(
-                DataFile(task.file.file_path, task.file.file_size_in_bytes, task.file.record_count)
+            out.setdefault(day.isoformat(), []).append(file)
+        return out
+
+    def _planned(self, spec: LakeTable, where: BooleanExpression) -> list[tuple[DataFile, Any]]:
+        """The current data files that may match `where`, by path, each with its partition."""
+        tasks = self.table(spec).scan(row_filter=where).plan_files()
+        planned = [
+            (
+                DataFile(t.file.file_path, t.file.file_size_in_bytes, t.file.record_count),
+                t.file.partition,
             )
-        return {day: sorted(files, key=lambda f: f.path) for day, files in out.items()}
+            for t in tasks
+        ]
+        return sorted(planned, key=lambda pair: pair[0].path)
 
     def read_files(
         self,
@@ -426,5 +429,3 @@ def _add(tx, parts: list[Part]) -> None:
 def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     """Scanned rows in the contract's column order and types (Iceberg reads large strings)."""
     return rows.select(schema.names).cast(schema)
-
-
