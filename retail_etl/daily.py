@@ -38,9 +38,7 @@ def default_run_date(today: dt.date | None = None) -> dt.date:
     return (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
 
 
-def plan(
-    run_date: dt.date, settings: Settings, tables: Lake, ledger: Ledger
-) -> list[DayPlan]:
+def plan(run_date: dt.date, settings: Settings, tables: Lake, ledger: Ledger) -> list[DayPlan]:
     """The run date plus every date the ledger marks dirty, each with its engine. The dirty
     counters are read before any data, so a change committed after this read keeps its date
     dirty for the next run (see `mark_loaded`)."""
@@ -130,9 +128,7 @@ def publish_glue_output(day: str, output_path: str, tables: Lake) -> dict[str, i
     return publish_aggregates(day, tables, results)
 
 
-def _write_manifest(
-    settings: Settings, store: Store, name: str, files: list[DataFile]
-) -> str:
+def _write_manifest(settings: Settings, store: Store, name: str, files: list[DataFile]) -> str:
     """A Redshift COPY manifest (Parquet needs each file's content_length) in the analytics
     bucket; the same JSON tells the Glue job which files to read."""
     body = {
@@ -145,9 +141,7 @@ def _write_manifest(
     return f"s3://{settings.analytics_bucket}/{key}"
 
 
-def load_request(
-    days: list[str], settings: Settings, store: Store, tables: Lake
-) -> LoadRequest:
+def load_request(days: list[str], settings: Settings, store: Store, tables: Lake) -> LoadRequest:
     """The current data files of each date's facts and aggregates, and of the product history,
     each set with a COPY manifest (tables with no rows for a date are skipped)."""
     sources: dict[tuple[str, str | None], FileSet] = {}

@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import (
     CommitFailedException,
     NoSuchTableError,
@@ -33,13 +34,15 @@ from pyiceberg.exceptions import (
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo, In
 from pyiceberg.io.pyarrow import (
+    ArrowScan,
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
 from pyiceberg.manifest import DataFile as IcebergDataFile
 from pyiceberg.manifest import DataFileContent, FileFormat
-from pyiceberg.table import Table, TableProperties
+from pyiceberg.table import FileScanTask, Table, TableProperties
+from pyiceberg.types import NestedField
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from retail_etl.domain.lake import TABLES, LakeTable
@@ -232,6 +235,29 @@ class Lake:
             for t in tasks
         ]
         return sorted(planned, key=lambda pair: pair[0].path)
+
+    def count_by(self, spec: LakeTable, column: str, values: list[str] | None = None) -> Counter:
+        """The current rows per value of `column`, among `values` when given. A data file
+        whose statistics show one value and no null (`source_file`'s are exact, and each
+        publish writes a file per source file) counts its record count unread; only the
+        other files (a refresh's rewrite mixes source files) are read, that column only."""
+        table = self.table(spec)
+        where = In(column, values) if values else AlwaysTrue()
+        scan = table.scan(row_filter=where, selected_fields=(column,))
+        field = table.schema().find_field(column)
+        wanted = set(values) if values else None
+        counts: Counter = Counter()
+        mixed = []
+        for task in scan.plan_files():
+            value = _single_value(task, field)
+            if value is None:
+                mixed.append(task)
+            elif wanted is None or value in wanted:
+                counts[value] += task.file.record_count
+        if mixed:
+            rows = ArrowScan(table.metadata, table.io, scan.projection(), where).to_table(mixed)
+            counts.update(Counter(rows[column].to_pylist()))
+        return counts
 
     def read_files(
         self,
@@ -429,3 +455,16 @@ def _add(tx, parts: list[Part]) -> None:
 def _typed(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     """Scanned rows in the contract's column order and types (Iceberg reads large strings)."""
     return rows.select(schema.names).cast(schema)
+
+
+def _single_value(task: FileScanTask, field: NestedField) -> Any:
+    """The one value a data file holds in `field`, from its statistics; None when they do not
+    say so (several values, nulls, delete files). Equal bounds are never truncated ones: a
+    truncated upper bound is rounded up past the lower."""
+    file = task.file
+    low = (file.lower_bounds or {}).get(field.field_id)
+    if task.delete_files or low is None or (file.null_value_counts or {}).get(field.field_id) != 0:
+        return None
+    if low != (file.upper_bounds or {}).get(field.field_id):
+        return None
+    return from_bytes(field.field_type, low)

@@ -57,5 +57,3 @@ def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
         else:
             out.append([f])
     return out
-
-

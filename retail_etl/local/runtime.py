@@ -159,6 +159,17 @@ class LocalPipeline:
 
     def _start(self) -> None:
         s = self.settings
+        if not self.read_only:  # started first: their cold starts overlap provisioning
+            env = {
+                **{k: os.environ[k] for k in EMULATOR_ENV},
+                **s.to_env(),
+                "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
+            }
+            handlers = (INGEST, *self.definition["handlers"].values())
+            self.containers = LambdaContainers(
+                env, self.out_dir / "logs" / "lambda.log", self.workers, handlers
+            )
+            self._stack.callback(self.containers.close)
         provision(s)
         self.s3 = boto3.client("s3")
         self.sqs = boto3.client("sqs")
@@ -170,17 +181,7 @@ class LocalPipeline:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
-        if not self.read_only:  # started first: their cold starts overlap the restore
-            env = {
-                **{k: os.environ[k] for k in EMULATOR_ENV},
-                **s.to_env(),
-                "POWERTOOLS_METRICS_NAMESPACE": "RetailEtl",
-            }
-            handlers = (INGEST, *self.definition["handlers"].values())
-            self.containers = LambdaContainers(
-                env, self.out_dir / "logs" / "lambda.log", self.workers, handlers
-            )
-            self._stack.callback(self.containers.close)
+        if not self.read_only:
             self.workflow = LocalDailyWorkflow(
                 self.definition,
                 self.containers.invoke,

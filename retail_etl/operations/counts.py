@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.expressions import In
 
 from retail_etl.adapters.ledger import DONE, SUPERSEDED, FileRecord, Ledger
@@ -155,42 +156,32 @@ class _LakeRows:
     curated: Counter
     parked: Counter
     quarantine: dict[str, Counter]  # source file -> reason -> rows
-    quarantine_records: dict[str, list[tuple[str, str]]]  # source file -> (reason, raw_record)
+    quarantine_rows: pa.Table  # source_file, reason, raw_record
 
-
-def _by_source(table: pa.Table) -> Counter:
-    if not table.num_rows:
-        return Counter()
-    grouped = table.group_by("source_file").aggregate([("source_file", "count")])
-    return Counter(
-        dict(
-            zip(
-                grouped["source_file"].to_pylist(),
-                grouped["source_file_count"].to_pylist(),
-                strict=True,
-            )
-        )
-    )
+    def quarantine_records(self, source: str) -> list[tuple[str, str]]:
+        """(reason, raw_record) of each quarantine row of one source file."""
+        rows = self.quarantine_rows.filter(pc.equal(self.quarantine_rows["source_file"], source))
+        return list(zip(rows["reason"].to_pylist(), rows["raw_record"].to_pylist(), strict=True))
 
 
 def _lake_rows(tables: Lake, keys: list[str]) -> _LakeRows:
     """Only the source files asked for: `source_file` has exact statistics, so the scans
-    skip every other file's data."""
+    skip every other file's data, and curated and parked rows are mostly counted from them
+    unread (`Lake.count_by`)."""
     where = In("source_file", keys) if keys else None
-    curated = tables.read(lake.CURATED_EVENTS, where, ("source_file",))
-    parked = tables.read(lake.PARKED_EVENTS, where, ("source_file",))
+    curated = tables.count_by(lake.CURATED_EVENTS, "source_file", keys or None)
+    parked = tables.count_by(lake.PARKED_EVENTS, "source_file", keys or None)
     quarantine = tables.read(lake.QUARANTINE, where, ("source_file", "reason", "raw_record"))
     by_reason: dict[str, Counter] = defaultdict(Counter)
-    records: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for source, reason, raw in zip(
-        quarantine["source_file"].to_pylist(),
-        quarantine["reason"].to_pylist(),
-        quarantine["raw_record"].to_pylist(),
+    grouped = quarantine.group_by(["source_file", "reason"]).aggregate([("reason", "count")])
+    for source, reason, rows in zip(
+        grouped["source_file"].to_pylist(),
+        grouped["reason"].to_pylist(),
+        grouped["reason_count"].to_pylist(),
         strict=True,
     ):
-        by_reason[source][reason] += 1
-        records[source].append((reason, raw))
-    return _LakeRows(_by_source(curated), _by_source(parked), by_reason, records)
+        by_reason[source][reason] = rows
+    return _LakeRows(curated, parked, by_reason, quarantine)
 
 
 def _replayed_lines(store: Store, bucket: str, key: str) -> Counter:
@@ -244,7 +235,7 @@ def _fold(source: FileCounts, replay: FileCounts, lines: Counter, rows: _LakeRow
     quarantined = Counter(source.quarantined)
     left = Counter(lines)
     moved = 0
-    for reason, raw in rows.quarantine_records.get(source.key, []):
+    for reason, raw in rows.quarantine_records(source.key):
         if left[raw] > 0:
             left[raw] -= 1
             quarantined[reason] -= 1

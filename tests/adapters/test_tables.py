@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pyarrow as pa
 import pytest
@@ -83,3 +84,42 @@ def test_the_data_files_of_several_dates_planned_at_once_are_each_dates_own(two_
         for day in ("2026-11-01", "2026-11-02", "2026-11-03")
     }
     assert [sum(f.rows for f in by_date[d]) for d in sorted(by_date)] == [2, 0, 1]
+
+
+def events(day: str, *sources: str) -> pa.Table:
+    """Curated rows of one date, one per source file named."""
+    n = len(sources)
+    when = dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")
+    price = pa.array(["1.50"] * n).cast(lake.CURATED_EVENTS.schema.field("unit_price").type)
+    columns = {
+        "event_id": [f"e{i}" for i in range(n)],
+        "event_type": ["view"] * n,
+        "event_ts": [when] * n,
+        "event_date": [dt.date.fromisoformat(day)] * n,
+        "user_id": ["u"] * n,
+        "product_id": ["p"] * n,
+        "session_id": ["s"] * n,
+        "quantity": [1] * n,
+        "product_name": ["tea"] * n,
+        "category": ["food"] * n,
+        "unit_price": price,
+        "revenue": pa.nulls(n),
+        "source_file": list(sources),
+        "ingested_at": [when] * n,
+    }
+    return pa.table(columns).cast(lake.CURATED_EVENTS.schema, safe=False)
+
+
+def test_rows_by_source_file_are_counted_from_statistics_and_mixed_files_are_read(two_lakes):
+    mine, _ = two_lakes
+    a, b, c = (f"events/dt=2026-11-01/part-{i}.csv" for i in range(3))
+    # one data file per source file, as ingest writes them
+    mine.replace(lake.CURATED_EVENTS, from_source(a), rows=events("2026-11-01", a, a, a))
+    mine.replace(lake.CURATED_EVENTS, from_source(b), rows=events("2026-11-02", b))
+    # a date rewritten as a whole, as the refresh does: one data file with two source files
+    mine.replace(lake.CURATED_EVENTS, on_date("2026-11-03"), rows=events("2026-11-03", b, c, c))
+    read = mine.read(lake.CURATED_EVENTS, columns=("source_file",))
+    oracle = Counter(read["source_file"].to_pylist())
+    assert mine.count_by(lake.CURATED_EVENTS, "source_file") == oracle == {a: 3, b: 2, c: 2}
+    assert mine.count_by(lake.CURATED_EVENTS, "source_file", [a, c]) == {a: 3, c: 2}
+    assert mine.count_by(lake.CURATED_EVENTS, "source_file", ["other"]) == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pyarrow as pa
 
@@ -17,7 +18,8 @@ HEADER = "event_id,user_id,product_id,event_type,event_timestamp"
 
 
 class FakeLake:
-    """`Lake.read` over in-memory tables (the filter is not needed: one file per key here)."""
+    """`Lake.read` and `Lake.count_by` over in-memory tables (the filter is not needed: one
+    file per key here)."""
 
     def __init__(self, curated: list[str], parked: list[str], quarantine: list[tuple]) -> None:
         self.tables = {
@@ -42,6 +44,9 @@ class FakeLake:
     def read(self, spec, where=None, columns=("*",)):
         table = self.tables[spec.name]
         return table.select(list(columns)) if table.num_rows else table
+
+    def count_by(self, spec, column, values=None):
+        return Counter(self.tables[spec.name][column].to_pylist())
 
 
 class FakeLedger:
