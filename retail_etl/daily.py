@@ -44,14 +44,14 @@ def plan(run_date: dt.date, settings: Settings, tables: Lake, ledger: Ledger) ->
     dirty for the next run (see `mark_loaded`)."""
     dirty = ledger.dirty_dates()
     days = sorted(set(dirty) | {run_date})
+    # each table planned once for every date (its manifests read once, not once a date)
+    files = [
+        tables.data_files_by_date(spec, [d.isoformat() for d in days])
+        for spec in (lake.CURATED_EVENTS, lake.PARKED_EVENTS)
+    ]
     out = []
     for day in days:
-        where = on_date(day.isoformat())
-        size = sum(
-            f.size
-            for spec in (lake.CURATED_EVENTS, lake.PARKED_EVENTS)
-            for f in tables.data_files(spec, where)
-        )
+        size = sum(f.size for by_date in files for f in by_date[day.isoformat()])
         engine = "glue" if size > settings.glue_threshold_bytes else "lambda"
         out.append(DayPlan(day.isoformat(), size, engine, dirty.get(day, 0)))
     return out

@@ -88,29 +88,47 @@ class Copy:
 _COPIES = "COPIES"
 
 
-def _expand(template: str, copies: list[Copy], **values: str) -> list[str | Copy]:
+def _expand(template: str, copies: Sequence[Copy] = (), **values: str) -> list[str | Copy]:
     out: list[str | Copy] = []
     for statement in split_sql(template.format(copies=_COPIES + ";", **values)):
         out += copies if statement == _COPIES else [statement]
     return out
 
 
-def load_statements(request: LoadRequest) -> list[str | Copy]:
-    """The load, in Redshift's dialect, as one transaction's statements."""
+@dataclass(frozen=True)
+class LoadStatements:
+    """A load in Redshift's dialect: the statements that fill each table's stage (a temporary
+    table, the session's own), then those that replace the warehouse rows from the stages."""
+
+    staging: list[str | Copy]
+    replacing: list[str]
+    stages: list[str]
+
+    @property
+    def statements(self) -> list[str | Copy]:
+        """Both, in order: what one transaction runs."""
+        return [*self.staging, *self.replacing]
+
+
+def load_statements(request: LoadRequest) -> LoadStatements:
+    """The load of `request`'s dates, every table's stage filled before any row is replaced."""
     dates = ", ".join(f"'{d.isoformat()}'" for d in sorted(request.dates))
-    template = (SQL_DIR / "load.sql").read_text()
-    statements: list[str | Copy] = []
-    for table in DATE_TABLES:
+    stage_sql = (SQL_DIR / "stage.sql").read_text()
+    staging: list[str | Copy] = []
+    replacing: list[str] = []
+    stages: list[str] = []
+    tables = [(t, "load.sql", sorted(request.dates)) for t in DATE_TABLES]
+    if request.source("dim_product", None):
+        tables.append(("dim_product", "load_dim_product.sql", [None]))
+    for table, load_sql, days in tables:
         stage = f"stage_{table}"
-        locations = [request.source(table, d) for d in sorted(request.dates)]
-        copies = [Copy(stage, loc) for loc in locations if loc]
-        statements += _expand(template, copies, table=table, stage=stage, dates=dates)
-    products = request.source("dim_product", None)
-    if products:
-        stage = "stage_dim_product"
-        template = (SQL_DIR / "load_dim_product.sql").read_text()
-        statements += _expand(template, [Copy(stage, products)], stage=stage)
-    return statements
+        copies = [Copy(stage, loc) for loc in (request.source(table, d) for d in days) if loc]
+        staging += _expand(stage_sql, copies, table=table, stage=stage)
+        replacing += _expand(
+            (SQL_DIR / load_sql).read_text(), table=table, stage=stage, dates=dates
+        )
+        stages.append(stage)
+    return LoadStatements(staging, replacing, stages)
 
 
 class DuckDBWarehouse:
@@ -151,15 +169,26 @@ class DuckDBWarehouse:
             self.con.execute(self.to_duckdb(statement))
 
     def load(self, request: LoadRequest) -> None:
+        """Fill the stages, then replace the rows in one transaction. The stages are filled
+        before it, each statement committed: they are temporary tables nobody else sees, and
+        DuckDB scans committed rows on every thread but a transaction's own on one (the
+        insert of 3M facts took 6.9 s from a stage filled in the transaction, 3.7 s else)."""
         self.create()
-        self.con.execute("BEGIN TRANSACTION")
+        load = load_statements(request)
         try:
-            for statement in load_statements(request):
+            for statement in load.staging:
                 self.con.execute(self.render(statement))
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in load.replacing:
+                    self.con.execute(self.render(statement))
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        finally:  # a load that failed leaves no stage behind for the next one
+            for stage in load.stages:
+                self.con.execute(f"DROP TABLE IF EXISTS {stage}")
 
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
         return self.con.execute(sql, parameters)
@@ -227,7 +256,7 @@ class RedshiftWarehouse:
 
     def submit_load(self, request: LoadRequest) -> str:
         """DDL and the load in one transaction, not waited for: the state machine polls."""
-        return self.submit(ddl() + [self.render(s) for s in load_statements(request)])
+        return self.submit(ddl() + [self.render(s) for s in load_statements(request).statements])
 
     def describe(self, statement_id: str) -> Statement:
         status = self.api.describe_statement(Id=statement_id)
@@ -287,4 +316,4 @@ class RedshiftWarehouse:
 
     def load(self, request: LoadRequest) -> None:
         self.run(ddl())
-        self.run([self.render(s) for s in load_statements(request)])
+        self.run([self.render(s) for s in load_statements(request).statements])

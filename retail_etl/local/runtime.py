@@ -6,8 +6,9 @@ restores the state a previous command left in the output folder. Then:
 
 * `drop(input_dir)` puts each file into the raw bucket as a producer would (drop order: `dt=`
   date, a date's products before its events, then path; a file whose bytes are already the
-  current object is left alone, like `aws s3 sync`), sends the EventBridge "Object Created"
-  event the stack's rule puts on the ingest queue, and drains the queue like the Lambda event
+  current object is left alone, like `aws s3 sync`; the uploads run ahead, in that order),
+  sends the EventBridge "Object Created" event the stack's rule puts on the ingest queue
+  once a wave's files are in, and drains the queue like the Lambda event
   source mapping: the ingest handler gets SQS batches, failed items are retried and end in the
   DLQ after the allowed receives;
 * `run_daily()` executes the daily state machine: the definition the CDK app synthesizes
@@ -222,23 +223,32 @@ class LocalPipeline:
         self._handled, self._expected = 0, 0
         outcomes: dict[str, FileOutcome] = {}
         versions: dict[str, str] = {}
-        for wave in waves(files):
-            for f in wave:
-                version = self._put(input_dir, f)
-                if version is None:  # reported with the outcome of its last processing
-                    earlier = self.ledger.versions(self.settings.raw_bucket, f.key)
-                    outcomes[f.key] = FileOutcome(
-                        f.key, f.kind, UNCHANGED, earlier[-1] if earlier else None
-                    )
-                else:
-                    versions[f.key] = version
-            # A wave's files are processed concurrently, so the order of their events only
-            # schedules the containers: largest first, so none is left with one big file.
-            dropped = [f for f in wave if f.key in versions]
-            dropped.sort(key=lambda f: (input_dir / f.key).stat().st_size, reverse=True)
-            for f in dropped:
-                self._announce(f.key, versions[f.key])
-            self.drain()
+        # The producer uploads every file, in drop order, ahead of the deliveries: a wave is
+        # announced once its own files are in the bucket, so the next waves' uploads overlap
+        # this one's processing instead of keeping both containers idle.
+        producer = ThreadPoolExecutor(1, thread_name_prefix="producer")
+        uploads = {f.key: producer.submit(self._put, input_dir, f) for f in files}
+        try:
+            for wave in waves(files):
+                for f in wave:
+                    version = uploads[f.key].result()
+                    if version is None:  # reported with the outcome of its last processing
+                        earlier = self.ledger.versions(self.settings.raw_bucket, f.key)
+                        outcomes[f.key] = FileOutcome(
+                            f.key, f.kind, UNCHANGED, earlier[-1] if earlier else None
+                        )
+                    else:
+                        versions[f.key] = version
+                # A wave's files are processed concurrently, so the order of their events
+                # only schedules the containers: largest first, so none is left with one big
+                # file.
+                dropped = [f for f in wave if f.key in versions]
+                dropped.sort(key=lambda f: (input_dir / f.key).stat().st_size, reverse=True)
+                for f in dropped:
+                    self._announce(f.key, versions[f.key])
+                self.drain()
+        finally:
+            producer.shutdown(wait=True, cancel_futures=True)
         for f in files:
             if f.key not in outcomes:
                 outcomes[f.key] = self.outcome(f.key, f.kind, versions[f.key])

@@ -122,7 +122,7 @@ def test_a_load_that_fails_half_way_leaves_the_previous_rows_intact(lake, tmp_pa
 
 def test_every_statement_transpiles_to_its_golden_duckdb_text():
     request = LoadRequest([dt.date(2026, 11, 1)], lambda t, d: manifest(t, d))
-    statements = ddl() + [s for s in load_statements(request) if not isinstance(s, Copy)]
+    statements = ddl() + [s for s in load_statements(request).statements if not isinstance(s, Copy)]
     rendered = "\n".join(DuckDBWarehouse.to_duckdb(s) + ";" for s in statements) + "\n"
     assert rendered == (GOLDEN / "duckdb_statements.sql").read_text()
 
