@@ -123,3 +123,18 @@ def test_rows_by_source_file_are_counted_from_statistics_and_mixed_files_are_rea
     assert mine.count_by(lake.CURATED_EVENTS, "source_file") == oracle == {a: 3, b: 2, c: 2}
     assert mine.count_by(lake.CURATED_EVENTS, "source_file", [a, c]) == {a: 3, c: 2}
     assert mine.count_by(lake.CURATED_EVENTS, "source_file", ["other"]) == {}
+
+
+def test_a_rewrite_of_rows_not_there_yet_is_rebuilt_on_a_commit_made_meanwhile(two_lakes):
+    mine, theirs = two_lakes
+    seen = []
+
+    def change(current: pa.Table) -> pa.Table:
+        seen.append(current.num_rows)
+        if len(seen) == 1:  # another writer commits the date while this one computes
+            theirs.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books"))
+        return rows("2026-11-01", "tea")
+
+    mine.rewrite(REVENUE, on_date("2026-11-01"), change)
+    assert seen == [0, 1]
+    assert mine.read(REVENUE)["category"].to_pylist() == ["tea"]
