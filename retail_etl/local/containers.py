@@ -5,7 +5,8 @@ In AWS each concurrent invocation runs in its own container (process), with modu
 isolation and let two files be cleaned on two cores while the emulated AWS answers from the
 parent process. Handlers are named by dotted path, exactly as the stack's `handler` property.
 A container's logs and metrics (Powertools writes JSON to stdout) go to a log file, not the
-terminal.
+terminal. Containers are forked from multiprocessing's fork server, which has the handler
+modules loaded (see `_context`).
 
 Each container is a pool of one process, so a container that dies (a segfault, the kernel's
 OOM killer) breaks only its own invocation, as in Lambda: the caller gets `ContainerDied`,
@@ -42,9 +43,24 @@ class ContainerDied(RuntimeError):
 def _start_container(env: Mapping[str, str], log_file: str, modules: tuple[str, ...]) -> None:
     os.environ.update(env)
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout = open(log_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-    for module in modules:  # the cold start, paid once per container as in Lambda
+    log = open(log_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    # The loggers the fork server's imports created hold its stdout: point the descriptor
+    # itself at the log file, so they write there too.
+    os.dup2(log.fileno(), sys.stdout.fileno())
+    sys.stdout = log
+    for module in modules:  # loaded by the fork server already, unless a test's own
         importlib.import_module(module)
+
+
+def _context(modules: tuple[str, ...]) -> multiprocessing.context.BaseContext:
+    """Containers are forked from multiprocessing's fork server, never from this process (the
+    emulator's threads would be copied mid-request). The server imports the handlers once,
+    when the first containers start, so each container after it starts with them loaded, as
+    a warm Lambda container would, instead of importing pyarrow and PyIceberg again (about
+    2 CPU-seconds a container)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(modules))  # read when the server starts, once
+    return context
 
 
 def _invoke(handler: str, event: dict) -> Any:
@@ -64,12 +80,13 @@ class LambdaContainers:
         workers: int = 2,
         handlers: tuple[str, ...] = (),
     ) -> None:
+        modules = tuple(sorted({h.rpartition(".")[0] for h in handlers}))
         self._new_pool = partial(
             ProcessPoolExecutor,
             max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),  # never fork the emulator's threads
+            mp_context=_context(modules),
             initializer=_start_container,
-            initargs=(dict(env), str(log_file), tuple({h.rpartition(".")[0] for h in handlers})),
+            initargs=(dict(env), str(log_file), modules),
         )
         self._lock = threading.Lock()
         self.pools = [self._new_pool() for _ in range(workers)]
