@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -256,7 +257,8 @@ class Lake:
                 counts[value] += task.file.record_count
         if mixed:
             rows = ArrowScan(table.metadata, table.io, scan.projection(), where).to_table(mixed)
-            counts.update(Counter(rows[column].to_pylist()))
+            for pair in pc.value_counts(rows[column]).to_pylist():
+                counts[pair["values"]] += pair["counts"]
         return counts
 
     def read_files(

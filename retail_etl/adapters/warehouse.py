@@ -114,19 +114,18 @@ def load_statements(request: LoadRequest) -> LoadStatements:
     """The load of `request`'s dates, every table's stage filled before any row is replaced."""
     dates = ", ".join(f"'{d.isoformat()}'" for d in sorted(request.dates))
     stage_sql = (SQL_DIR / "stage.sql").read_text()
+    date_sql = (SQL_DIR / "load.sql").read_text()
     staging: list[str | Copy] = []
     replacing: list[str] = []
     stages: list[str] = []
-    tables = [(t, "load.sql", sorted(request.dates)) for t in DATE_TABLES]
+    tables = [(t, date_sql, sorted(request.dates)) for t in DATE_TABLES]
     if request.source("dim_product", None):
-        tables.append(("dim_product", "load_dim_product.sql", [None]))
-    for table, load_sql, days in tables:
+        tables.append(("dim_product", (SQL_DIR / "load_dim_product.sql").read_text(), [None]))
+    for table, replace_sql, days in tables:
         stage = f"stage_{table}"
         copies = [Copy(stage, loc) for loc in (request.source(table, d) for d in days) if loc]
         staging += _expand(stage_sql, copies, table=table, stage=stage)
-        replacing += _expand(
-            (SQL_DIR / load_sql).read_text(), table=table, stage=stage, dates=dates
-        )
+        replacing += _expand(replace_sql, table=table, stage=stage, dates=dates)
         stages.append(stage)
     return LoadStatements(staging, replacing, stages)
 
