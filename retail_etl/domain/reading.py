@@ -45,6 +45,7 @@ _NL = 10
 # A JSON key (a superset: text in values that looks like a key is harmless), and a bare number.
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
 _NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_SPACED_KEY = re.compile(rb'"\s+:')  # white space between a key and its colon
 _NULL = pa.scalar(None, pa.string())
 
 
@@ -300,14 +301,20 @@ def split_lines(data: bytes) -> pa.Array:
     The array is laid over the block's bytes (offsets at each newline), so no line is copied
     before the trim.
     """
+    offsets = _line_bounds(data).astype(np.int32)
+    lines = pa.Array.from_buffers(
+        pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pc.utf8_rtrim(lines, "\r\n")
+
+
+def _line_bounds(data: bytes) -> np.ndarray:
+    """Where each line of the block starts, then where the last one ends: line i is
+    `data[bounds[i]:bounds[i + 1]]`, its line end included."""
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL) + 1
     if not len(data) or data[-1] != _NL:
         ends = np.append(ends, len(data))
-    offsets = np.concatenate(([0], ends)).astype(np.int32)
-    lines = pa.Array.from_buffers(
-        pa.string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    return pc.utf8_rtrim(lines, "\r\n")
+    return np.concatenate(([0], ends))
 
 
 def _mask(values: pa.Array) -> np.ndarray:
@@ -457,15 +464,21 @@ class JsonLinesReader:
         self.wanted = wanted
         self.max_depth = max_depth
         self.seen: dict[str, None] = {}  # every key (normalized) met so far, in order
+        self._keys: dict[bytes, None] = {}  # every key the key scan found so far, as written
 
     def _saw(self, names) -> None:
         for name in names:
             self.seen.setdefault(normalize_name(name), None)
 
-    def _too_deep(self, lines: pa.Array) -> np.ndarray:
-        """Lines nested deeper than the limit; only lines with that many brackets are scanned."""
-        brackets = pc.add(pc.count_substring(lines, "{"), pc.count_substring(lines, "["))
-        deep = _mask(pc.greater(brackets, self.max_depth))
+    def _too_deep(self, data: bytes, lines: pa.Array) -> np.ndarray:
+        """Lines nested deeper than the limit; only lines with more opening brackets than
+        that are scanned (counted per line with numpy over the block's bytes)."""
+        codes = np.frombuffer(data, dtype=np.uint8)
+        opening = np.flatnonzero((codes == ord("{")) | (codes == ord("[")))
+        if len(opening) <= self.max_depth:
+            return np.zeros(len(lines), dtype=bool)
+        brackets = np.diff(np.searchsorted(opening, _line_bounds(data)))
+        deep = brackets > self.max_depth
         for i in np.flatnonzero(deep).tolist():
             deep[i] = json_depth(lines[i].as_py()) > self.max_depth
         return deep
@@ -479,7 +492,7 @@ class JsonLinesReader:
             return None
         line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
         # Never handed to a parser: too deep for pyarrow's stack, or split by a stray CR.
-        hostile = ~blank & (self._too_deep(lines) | _stray_cr(lines, data))
+        hostile = ~blank & (self._too_deep(data, lines) | _stray_cr(lines, data))
         # A line that does not start with '{' and end with '}' cannot be an object.
         ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
         ok &= ~hostile
@@ -524,7 +537,7 @@ class JsonLinesReader:
                 return table
         except pa.ArrowInvalid:
             pass
-        every = list(dict.fromkeys(_JSON_KEY.findall(body)))
+        every = self._block_keys(body)
         self._saw(k.decode("utf-8") for k in every)
         spellings = [k for k in every if normalize_name(k.decode("utf-8")) in self.wanted]
         if not spellings:
@@ -543,15 +556,33 @@ class JsonLinesReader:
                 return self._read_with(body, guessed)
         except pa.ArrowInvalid:
             pass
-        keys = b"|".join(re.escape(k) for k in spellings)
-        quote = re.compile(rb'"(?:' + keys + rb')"\s*:\s*(' + _NUMBER + rb")(?=\s*[,}])")
-        quoted = quote.sub(_quote_number, body)
+        quoted = _quote_numbers(body, spellings)
         return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]))
 
+    def _block_keys(self, body: bytes) -> list[bytes]:
+        """The distinct keys `_JSON_KEY` finds in the block, in order of first appearance.
+
+        When the block's keys are all keys met earlier in the file, with one spelling per
+        contract key (so their order cannot matter), that is known by counting instead: each
+        `":` ends at most one `"key":` of the keys met (keys hold no quote), so the counts
+        agree only if every key is one of them. The regex runs on the other blocks.
+        """
+        known = self._keys
+        if known and not _SPACED_KEY.search(body):
+            names = [normalize_name(k.decode("utf-8")) for k in known]
+            contract = [n for n in names if n in self.wanted]
+            if len(contract) == len(set(contract)) and body.count(b'":') == sum(
+                body.count(b'"' + k + b'":') for k in known
+            ):
+                return list(known)
+        every = list(dict.fromkeys(_JSON_KEY.findall(body)))
+        known.update(dict.fromkeys(every))
+        return every
+
     @staticmethod
-    def _read_with(body: bytes, schema: pa.Schema) -> pa.Table:
+    def _read_with(body: bytes | pa.Buffer, schema: pa.Schema) -> pa.Table:
         options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-        table = pajson.read_json(io.BytesIO(body), parse_options=options)
+        table = pajson.read_json(pa.BufferReader(body), parse_options=options)
         return table.cast(pa.schema([(n, pa.string()) for n in schema.names]))
 
     def _parse_fast(self, body: bytes, expected_rows: int):
@@ -607,10 +638,22 @@ class _NeedSlowPath(Exception):
     pass
 
 
-def _quote_number(match: re.Match) -> bytes:
-    """The matched `"key": 123` with the number in quotes."""
-    whole, cut = match.group(), match.start(1) - match.start()
-    return whole[:cut] + b'"' + whole[cut:] + b'"'
+def _quote_numbers(body: bytes, keys: list[bytes]) -> pa.Buffer:
+    """The block with every bare number after one of `keys` in quotes (`"key": "123"`).
+
+    RE2 through Arrow, on the block's own bytes, so the GIL is free meanwhile. The trailing
+    white space and `,` or `}` are matched and put back (RE2 has no lookahead); they hold no
+    quote, so no later match could have started inside them.
+    """
+    alternatives = "|".join(rf"\Q{k.decode('utf-8')}\E" for k in keys)
+    space = r"[ \t\n\r\x0b\x0c]*"
+    number = _NUMBER.decode("ascii")
+    pattern = rf'("(?:{alternatives})"{space}:{space})({number})({space}[,}}])'
+    offsets = pa.py_buffer(np.array([0, len(body)], dtype=np.int32))
+    block = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(body)])
+    quoted = pc.replace_substring_regex(block, pattern, r'\1"\2"\3')
+    start, end = np.frombuffer(quoted.buffers()[1], dtype=np.int32)[:2]
+    return quoted.buffers()[2][int(start) : int(end)]
 
 
 def _arrow_type(value: object) -> pa.DataType:

@@ -1,11 +1,22 @@
 import gzip
 import io
+import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from retail_etl.domain import reading
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.reading import FileFormat, ReadLimits, iter_chunks, json_depth
+from retail_etl.domain.reading import (
+    FileFormat,
+    JsonLinesReader,
+    ReadLimits,
+    iter_chunks,
+    json_depth,
+)
 
 WANTED = ("a", "b", "c")
 REQUIRED = (("a",),)
@@ -134,6 +145,71 @@ def test_json_lines_with_mixed_value_types_in_a_column_are_all_read():
 def test_json_block_boundaries_do_not_change_rows():
     data = b"".join(f'{{"a": "{i}", "b": {i}}}\n'.encode() for i in range(300)) + b'{"a":\n'
     assert read(data, key="e/x.jsonl", block_bytes=50) == read(data, key="e/x.jsonl")
+
+
+# Keys and values chosen to trip a count of `":`: spellings of one key, values equal to a key
+# or holding `":`, escaped quotes, white space before a colon, nested objects.
+_KEYS = st.sampled_from(["a", "A", " a ", "b", "other", "x\\", 'q"', "é", "n"])
+_VALUES = st.one_of(
+    st.integers(-5, 10**12),
+    st.sampled_from(["a", "b", 'x": 1', "x\\", '"a":', "", "é"]),
+    st.none(),
+    st.dictionaries(_KEYS, st.integers(0, 9), max_size=2),
+)
+
+
+def _one_spelling_each(obj: dict) -> dict:
+    """The object with one spelling of each contract key (the first), so that which one
+    wins is not in question here."""
+    out, names = {}, set()
+    for k, v in obj.items():
+        if k.strip().lower() not in names:
+            out[k] = v
+            names.add(k.strip().lower())
+    return out
+
+
+def _lines(objects) -> st.SearchStrategy:
+    return st.lists(st.tuples(objects, st.sampled_from([":", " :", ": "])), min_size=1, max_size=40)
+
+
+_ANY_LINES = _lines(st.dictionaries(_KEYS, _VALUES, max_size=4))
+_LINES = _lines(st.dictionaries(_KEYS, _VALUES, max_size=4).map(_one_spelling_each))
+
+
+def _jsonl(lines) -> bytes:
+    return b"".join(
+        json.dumps(obj, ensure_ascii=False, separators=(",", colon)).encode() + b"\n"
+        for obj, colon in lines
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ANY_LINES, st.integers(20, 400))
+def test_json_key_scan_finds_every_key_of_each_block(lines, block_bytes):
+    data = _jsonl(lines)
+    reader, found = JsonLinesReader(WANTED), {}
+    blocks = [data[i : i + block_bytes] for i in range(0, len(data), block_bytes)]
+    for block in blocks:
+        here = set(reading._JSON_KEY.findall(block))
+        found.update(dict.fromkeys(here))
+        # every key of the block, and no key that is not in the file so far
+        assert here <= set(reader._block_keys(block)) <= set(found)
+
+
+def test_json_key_scan_counts_a_block_of_keys_met_before_without_the_regex(monkeypatch):
+    reader = JsonLinesReader(WANTED)
+    reader._block_keys(b'{"a": 1, "other": {"b": 2}}\n')
+    monkeypatch.setattr(reading, "_JSON_KEY", re.compile(b"(?!)"))  # finds nothing
+    assert reader._block_keys(b'{"other": {"b": "a"}, "a": 3}\n') == [b"a", b"other", b"b"]
+    assert reader._block_keys(b'{"new": 1}\n') == []  # a new key: the regex's answer
+
+
+@settings(max_examples=100, deadline=None)
+@given(_LINES, st.integers(30, 300))
+def test_json_rows_do_not_depend_on_where_blocks_end(lines, block_bytes):
+    data = _jsonl(lines)
+    assert read(data, key="e/x.jsonl", block_bytes=block_bytes) == read(data, key="e/x.jsonl")
 
 
 def test_json_text_that_looks_like_a_timestamp_is_read_as_written():
