@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEPS_STAMP := $(VENV)/.deps-installed
 UV := $(VENV)/bin/uv
 EVENTS ?= 5000000
+REPEATS ?= 3
 INGEST_EVENTS ?= 1000000
 E2E_EVENTS_PER_DAY ?= 1000000
 DAYS ?= 3
@@ -135,7 +136,7 @@ demo: $(STAMP)
 	$(PY) -m retail_etl demo --days $(DAYS) --events-per-day $(EVENTS_PER_DAY)
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --events $(EVENTS) --ingest-events $(INGEST_EVENTS) \
+	$(PY) -m benchmarks.run --events $(EVENTS) --repeats $(REPEATS) --ingest-events $(INGEST_EVENTS) \
 		--e2e-events-per-day $(E2E_EVENTS_PER_DAY) --json bench-results.json
 
 clean:

@@ -184,24 +184,31 @@ def batch_scenario(ctx: Context) -> dict:
     engines = ctx.args.engines
     logs = ctx.workdir / "logs"
     logs.mkdir(exist_ok=True)
-    stages: dict[str, dict[str, dict]] = {}
+    runs: dict[str, dict[str, list[dict]]] = {e: {s: [] for s in STAGES} for e in engines}
     failed = False
-    for engine in engines:
-        base = ctx.workdir / engine
-        clean_out, agg_out = base / "clean", base / "aggregates"
-        stages[engine] = {}
-        for stage, (src, dst) in zip(
-            STAGES, [(ctx.input_dir, clean_out), (clean_out, agg_out)], strict=True
-        ):
-            print(f"  {engine:<11} {stage:<13}", end="", flush=True)
-            report = run_stage(engine, stage, src, dst, logs)
-            stages[engine][stage] = report
-            if "error" in report:
-                failed = True
-                print(" FAILED")
-                print("    " + report["error"].replace("\n", "\n    "), file=sys.stderr)
+    load = [os.getloadavg()[0]]
+    # Interleaved (engine A, engine B, engine A, ...), so a change in the machine's load
+    # falls on every engine alike; each figure is then the median of its runs.
+    for repeat in range(ctx.args.repeats):
+        for engine in engines:
+            if failed:
                 break
-            print(f" {report['wall_s']:8.2f} s {report['peak_rss_mb']:8.0f} MiB")
+            base = ctx.workdir / engine
+            clean_out, agg_out = base / "clean", base / "aggregates"
+            for stage, (src, dst) in zip(
+                STAGES, [(ctx.input_dir, clean_out), (clean_out, agg_out)], strict=True
+            ):
+                print(f"  {repeat + 1}  {engine:<11} {stage:<13}", end="", flush=True)
+                report = run_stage(engine, stage, src, dst, logs)
+                runs[engine][stage].append(report)
+                if "error" in report:
+                    failed = True
+                    print(" FAILED")
+                    print("    " + report["error"].replace("\n", "\n    "), file=sys.stderr)
+                    break
+                print(f" {report['wall_s']:8.2f} s {report['peak_rss_mb']:8.0f} MiB")
+        load.append(os.getloadavg()[0])
+    stages = {e: {s: _median_run(r) for s, r in per.items() if r} for e, per in runs.items()}
 
     ok_engines = [e for e in engines if all("error" not in stages[e].get(s, {"error": 1})
                                             for s in STAGES)]  # fmt: skip
@@ -233,6 +240,8 @@ def batch_scenario(ctx: Context) -> dict:
             engines_out[engine][stage] = {
                 "wall_s": round(report["wall_s"], 4),
                 "peak_rss_mb": round(report["peak_rss_mb"], 1),
+                "runs_wall_s": [round(r["wall_s"], 4) for r in runs[engine][stage]],
+                "runs_peak_rss_mb": [round(r["peak_rss_mb"], 1) for r in runs[engine][stage]],
                 "rows_per_s": _round(rows_per_s(stage_rows[stage], report["wall_s"])),
                 "process_s": round(report["process_s"], 4),
                 "rows": stage_rows[stage],
@@ -257,10 +266,24 @@ def batch_scenario(ctx: Context) -> dict:
 
     return {
         "identical_results": identical,
+        "repeats": ctx.args.repeats,
+        "load_average_1m": [round(x, 2) for x in load],  # before the runs, after each round
         "engines": engines_out,
         "ratios": ratios,
         "checks": {"curated_rows": curated, "aggregates": agg_checks},
     }
+
+
+def _median_run(reports: list[dict]) -> dict:
+    """The run of median wall time (an error, if any run failed), with the largest peak RSS
+    of all runs: memory is a bound, so its worst case is reported."""
+    errors = [r for r in reports if "error" in r]
+    if errors:
+        return errors[0]
+    ordered = sorted(reports, key=lambda r: r["wall_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["peak_rss_mb"] = max(r["peak_rss_mb"] for r in reports)
+    return median
 
 
 def _round(x: float | None) -> float | None:
@@ -287,6 +310,9 @@ def print_table(report: dict) -> None:
                 line += f" {r['wall']:>9.2f}" if r else f" {'-':>9}"
             print(line)
     print(f"identical results: {report['identical_results']}")
+    if "repeats" in report:
+        print(f"median of {report['repeats']} interleaved run(s); load average (1 min) "
+              f"{' -> '.join(str(x) for x in report['load_average_1m'])}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here")
+    parser.add_argument(
+        "--repeats", type=int, default=1,
+        help="runs of every (engine, stage), interleaved; figures are their medians",
+    )  # fmt: skip
     parser.add_argument(
         "--ingest-events", type=int, default=0,
         help="also run one file of about this many events through the ingest handler (0: skip)",

@@ -23,7 +23,7 @@ def test_harness_runs_each_stage_in_its_own_process_and_compares(tmp_path, capsy
     report_path = tmp_path / "bench.json"
     code = bench.main(
         ["--events", "400", "--days", "2", "--seed", "3", "--json", str(report_path),
-         "--workdir", str(tmp_path / "work"), "--engines", "duckdb"]
+         "--workdir", str(tmp_path / "work"), "--engines", "duckdb", "--repeats", "3"]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
@@ -35,6 +35,10 @@ def test_harness_runs_each_stage_in_its_own_process_and_compares(tmp_path, capsy
         m = report["engines"]["duckdb"][stage]
         assert m["wall_s"] > 0 and m["peak_rss_mb"] > 10 and m["rows_per_s"] > 0
         assert m["process_s"] >= m["wall_s"]
+        # the median of three fresh-process runs, and the largest peak RSS of the three
+        assert len(m["runs_wall_s"]) == 3 and m["wall_s"] == sorted(m["runs_wall_s"])[1]
+        assert m["peak_rss_mb"] == max(m["runs_peak_rss_mb"])
+    assert report["repeats"] == 3 and len(report["load_average_1m"]) == 4
     # the generator's manifest says how many events a correct pipeline curates
     manifest = json.loads((tmp_path / "work" / "input" / "manifest.json").read_text())
     assert report["checks"]["curated_rows"] == {
