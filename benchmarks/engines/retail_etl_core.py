@@ -29,7 +29,7 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
 
 def aggregate(curated_dir: Path, out_dir: Path) -> dict:
     """The aggregates over every curated row, read from the lake's current data files."""
-    events = open_lake(curated_dir).read_files(
+    events = open_lake(curated_dir, create=False).read_files(
         lake.CURATED_EVENTS, columns=list(COLUMNS), dictionary_columns=DICTIONARY_COLUMNS
     )
     out_dir.mkdir(parents=True, exist_ok=True)

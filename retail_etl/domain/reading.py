@@ -465,6 +465,7 @@ class JsonLinesReader:
         self.max_depth = max_depth
         self.seen: dict[str, None] = {}  # every key (normalized) met so far, in order
         self._keys: dict[bytes, None] = {}  # every key the key scan found so far, as written
+        self._inference_failed = False  # a block of this file was not exact as inferred
 
     def _saw(self, names) -> None:
         for name in names:
@@ -519,24 +520,27 @@ class JsonLinesReader:
         """pyarrow's JSON reader, every contract value read as written.
 
         1. The whole block as it is: exact when no contract field comes out as a float or a
-           guessed timestamp (integers keep their digits) and no key changes JSON type.
+           guessed timestamp (integers keep their digits) and no key changes JSON type. Once
+           a block of the file is not, the file's later blocks skip this read.
         2. Otherwise only the contract's keys, in every spelling the block uses, each with
            the JSON type of its first value, so other keys may change type freely.
         3. If a contract key mixes types, bare numbers after contract keys are quoted and all
            is read as text. A bare number inside a string value cannot be quoted into valid
            JSON: such a block fails and is read line by line instead.
         """
-        try:  # the common case: every field keeps one JSON type in the block
-            table = pajson.read_json(io.BytesIO(body))
-            self._saw(table.column_names)
-            if not any(
-                normalize_name(f.name) in self.wanted
-                and (pa.types.is_floating(f.type) or pa.types.is_temporal(f.type))
-                for f in table.schema
-            ):
-                return table
-        except pa.ArrowInvalid:
-            pass
+        if not self._inference_failed:  # the same file's next blocks are alike: not tried
+            try:  # the common case: every field keeps one JSON type in the block
+                table = pajson.read_json(io.BytesIO(body))
+                self._saw(table.column_names)
+                if not any(
+                    normalize_name(f.name) in self.wanted
+                    and (pa.types.is_floating(f.type) or pa.types.is_temporal(f.type))
+                    for f in table.schema
+                ):
+                    return table
+            except pa.ArrowInvalid:
+                pass
+            self._inference_failed = True
         every = self._block_keys(body)
         self._saw(k.decode("utf-8") for k in every)
         spellings = [k for k in every if normalize_name(k.decode("utf-8")) in self.wanted]

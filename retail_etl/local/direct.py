@@ -76,10 +76,12 @@ class DirectPipeline:
         return plans
 
 
-def open_lake(out_dir: Path) -> Lake:
-    """The lake a direct run keeps under `out_dir` (created on first use)."""
+def open_lake(out_dir: Path, create: bool = True) -> Lake:
+    """The lake a direct run keeps under `out_dir` (its tables created on first use unless
+    `create` is False: a reader of a lake already written loads only what it reads)."""
     lake = Lake.on_disk(out_dir / "lake", Settings.for_prefix("direct").glue_database)
-    lake.ensure()
+    if create:
+        lake.ensure()
     return lake
 
 
