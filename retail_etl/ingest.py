@@ -361,6 +361,7 @@ class _Parts:
     ) -> None:
         self.lake, self.uploads, self.stem, self.part_bytes = tables, uploads, stem, part_bytes
         self.waiting: dict[tuple[str, object], list[pa.Table]] = {}
+        self.sizes: dict[tuple[str, object], int] = {}  # bytes waiting per group
         self.specs: dict[str, lake.LakeTable] = {}
         self.pending: list[tuple[str, Future]] = []
         self.written: dict[str, list[Part]] = {}
@@ -370,10 +371,11 @@ class _Parts:
         group = (spec.name, rows[spec.partition][0].as_py() if spec.partition else None)
         self.specs[spec.name] = spec
         self.waiting.setdefault(group, []).append(rows)
-        if _nbytes(self.waiting[group]) >= self.part_bytes:
+        self.sizes[group] = self.sizes.get(group, 0) + rows.nbytes
+        if self.sizes[group] >= self.part_bytes:
             self._write(group)
-        while sum(_nbytes(w) for w in self.waiting.values()) > 2 * self.part_bytes:
-            self._write(max(self.waiting, key=lambda g: _nbytes(self.waiting[g])))
+        while sum(self.sizes.values()) > 2 * self.part_bytes:
+            self._write(max(self.sizes, key=self.sizes.__getitem__))
 
     def finish(self) -> dict[str, list[Part]]:
         """Write what still waits; the parts written, by table name."""
@@ -386,6 +388,7 @@ class _Parts:
 
     def _write(self, group: tuple[str, object]) -> None:
         rows = pa.concat_tables(self.waiting.pop(group))
+        del self.sizes[group]
         name = f"{self.stem}-c{self.count:05d}"
         self.count += 1
         future = self.uploads.submit(self.lake.write_part, self.specs[group[0]], rows, name)
@@ -396,10 +399,6 @@ class _Parts:
     def _done(self, pending: tuple[str, Future]) -> None:
         table, future = pending
         self.written.setdefault(table, []).append(future.result())
-
-
-def _nbytes(tables: list[pa.Table]) -> int:
-    return sum(t.nbytes for t in tables)
 
 
 class _Lock:
