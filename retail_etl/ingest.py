@@ -53,7 +53,7 @@ from retail_etl.domain.products import clean_products_file
 from retail_etl.domain.profile import Profile, source_of
 from retail_etl.domain.report import FileReport, FileStatus
 
-_UPLOADS_AHEAD = 4
+_UPLOADS_AHEAD = 2
 KINDS = ("events", "products")
 
 

@@ -341,8 +341,10 @@ def _join(lines: pa.Array, keep: np.ndarray) -> bytes:
     kept = lines.filter(pa.array(keep))
     if not len(kept):
         return b""
+    # an empty last element puts the newline after the last line: one copy of the block
+    kept = pa.concat_arrays([kept, pa.array([""], type=kept.type)])
     one_list = pa.ListArray.from_arrays(pa.array([0, len(kept)], type=pa.int32()), kept)
-    return pc.binary_join(one_list, "\n")[0].as_buffer().to_pybytes() + b"\n"
+    return pc.binary_join(one_list, "\n")[0].as_buffer().to_pybytes()
 
 
 class CsvReader:
@@ -668,7 +670,16 @@ def _arrow_type(value: object) -> pa.DataType:
 
 
 def _check_utf8(data: bytes, first_line: int, key: str) -> None:
-    """Reject the file at the first line that is not UTF-8 (decoding ASCII is a fast path)."""
+    """Reject the file at the first line that is not UTF-8. Arrow validates the block in
+    place; only a block that fails is decoded, to find where."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
+    try:
+        pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)]).validate(
+            full=True
+        )
+        return
+    except pa.ArrowInvalid:
+        pass
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:

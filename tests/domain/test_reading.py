@@ -378,3 +378,20 @@ def test_json_depth_ignores_brackets_inside_strings():
     assert json_depth('{"a": "[[[{{{", "b": [1, [2]]}') == 3
     assert json_depth('{"a": "\\"[[["}') == 1
     assert json_depth("not json") == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64) | st.text(max_size=32).map(str.encode))
+def test_a_block_is_rejected_for_encoding_exactly_when_python_cannot_decode_it(data):
+    try:
+        data.decode("utf-8")
+        decodes = True
+    except UnicodeDecodeError:
+        decodes = False
+    try:
+        reading._check_utf8(data, 1, "e/x.jsonl")
+        accepted = True
+    except FileRejected as exc:
+        assert exc.code == FileError.INVALID_ENCODING
+        accepted = False
+    assert accepted == decodes
