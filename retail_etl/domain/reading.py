@@ -566,12 +566,13 @@ class JsonLinesReader:
         return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]))
 
     def _block_keys(self, body: bytes) -> list[bytes]:
-        """The distinct keys `_JSON_KEY` finds in the block, in order of first appearance.
+        """Every key `_JSON_KEY` finds in the block: those keys in order of first appearance,
+        or every key met so far in the file when the block is known to use no other.
 
-        When the block's keys are all keys met earlier in the file, with one spelling per
-        contract key (so their order cannot matter), that is known by counting instead: each
-        `":` ends at most one `"key":` of the keys met (keys hold no quote), so the counts
-        agree only if every key is one of them. The regex runs on the other blocks.
+        That is known by counting: each `":` ends at most one `"key":` of the keys met (keys
+        hold no quote), so the counts agree only if every key is one of them. It is used only
+        with one spelling per contract key among them (their order then cannot matter); the
+        regex runs on the other blocks.
         """
         known = self._keys
         if known and not _SPACED_KEY.search(body):
