@@ -1,8 +1,8 @@
 """What every Lambda of the app shares: the code asset, the managed layers, the environment.
 
 The code asset is the handlers (`lambdas/`), the steps (`retail_etl/ingest.py`, `daily.py`,
-`config.py`), the domain core and the adapters, with `sql/redshift/` and `sources/` (the source
-profiles, validated here so an invalid one fails `cdk synth`) only (no Docker
+`config.py`, `memory.py`), the domain core and the adapters, with `sql/redshift/` and
+`sources/` (the source profiles, validated here so an invalid one fails `cdk synth`) only (no Docker
 bundling: pandas, pyarrow, awswrangler and Powertools come from AWS's managed layers,
 resolved per region at deploy time through their public SSM parameters; PyIceberg, PyYAML and
 sqlglot come from the project's own layer, built by `infra/layer.py`).
@@ -48,6 +48,7 @@ ASSET_EXCLUDE = [
     "!/retail_etl/config.py",
     "!/retail_etl/ingest.py",
     "!/retail_etl/daily.py",
+    "!/retail_etl/memory.py",
     "!/retail_etl/domain",
     "!/retail_etl/adapters",
     "__pycache__",

@@ -210,6 +210,7 @@ ASSET_MODULES = {
     "retail_etl/config.py",
     "retail_etl/ingest.py",
     "retail_etl/daily.py",
+    "retail_etl/memory.py",
 }
 # What the Lambda runtime and the managed layers bring (the project's layer is read from its asset)
 MANAGED = ("boto3", "awswrangler", "aws-lambda-powertools")
