@@ -57,6 +57,7 @@ def _may_repeat(ids: pa.ChunkedArray) -> bool:
 
 
 def _hashes(chunk: pa.Array) -> np.ndarray:
+    """One chunk's ids hashed, each id's length first, then its bytes eight at a time."""
     offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
         chunk.offset : chunk.offset + len(chunk) + 1
     ]

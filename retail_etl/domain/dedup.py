@@ -23,6 +23,7 @@ class SeenIds:
     def first_occurrences(self, ids: pa.Array) -> np.ndarray:
         """Mask of ids seen neither earlier in this array nor before; remembers the new ones."""
         ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        ids = ids if ids.type == pa.string() else ids.cast(pa.string())  # one type to compare
         if ids.null_count:
             raise ValueError("ids must not be null")
         distinct = pc.unique(ids)  # in order of first appearance
@@ -38,7 +39,7 @@ class SeenIds:
             seen[pc.index_in(self._kept[0], value_set=distinct).drop_null().to_numpy()] = True
             first &= ~seen[slot]
         new = ids.filter(pa.array(first))
-        self._kept.append(new.cast(pa.string()) if new.type != pa.string() else new)
+        self._kept.append(new)
         self._count += len(new)
         return first
 

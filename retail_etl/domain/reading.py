@@ -656,11 +656,15 @@ def _quote_numbers(body: bytes, keys: list[bytes]) -> pa.Buffer:
     space = r"[ \t\n\r\x0b\x0c]*"
     number = _NUMBER.decode("ascii")
     pattern = rf'("(?:{alternatives})"{space}:{space})({number})({space}[,}}])'
-    offsets = pa.py_buffer(np.array([0, len(body)], dtype=np.int32))
-    block = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(body)])
-    quoted = pc.replace_substring_regex(block, pattern, r'\1"\2"\3')
+    quoted = pc.replace_substring_regex(_whole(body, pa.binary()), pattern, r'\1"\2"\3')
     start, end = np.frombuffer(quoted.buffers()[1], dtype=np.int32)[:2]
     return quoted.buffers()[2][int(start) : int(end)]
+
+
+def _whole(data: bytes, type_: pa.DataType) -> pa.Array:
+    """The block as one Arrow value, laid over its bytes (not copied), for Arrow's kernels."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
+    return pa.Array.from_buffers(type_, 1, [None, offsets, pa.py_buffer(data)])
 
 
 def _arrow_type(value: object) -> pa.DataType:
@@ -673,11 +677,8 @@ def _arrow_type(value: object) -> pa.DataType:
 def _check_utf8(data: bytes, first_line: int, key: str) -> None:
     """Reject the file at the first line that is not UTF-8. Arrow validates the block in
     place; only a block that fails is decoded, to find where."""
-    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
     try:
-        pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)]).validate(
-            full=True
-        )
+        _whole(data, pa.string()).validate(full=True)
         return
     except pa.ArrowInvalid:
         pass
