@@ -184,7 +184,7 @@ def _jsonl(lines) -> bytes:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_ANY_LINES, st.integers(20, 400))
 def test_json_key_scan_finds_every_key_of_each_block(lines, block_bytes):
     data = _jsonl(lines)
@@ -205,7 +205,7 @@ def test_json_key_scan_counts_a_block_of_keys_met_before_without_the_regex(monke
     assert reader._block_keys(b'{"new": 1}\n') == []  # a new key: the regex's answer
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(_LINES, st.integers(30, 300))
 def test_json_rows_do_not_depend_on_where_blocks_end(lines, block_bytes):
     data = _jsonl(lines)
@@ -380,7 +380,7 @@ def test_json_depth_ignores_brackets_inside_strings():
     assert json_depth("not json") == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=64) | st.text(max_size=32).map(str.encode))
 def test_a_block_is_rejected_for_encoding_exactly_when_python_cannot_decode_it(data):
     try:
