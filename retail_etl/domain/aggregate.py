@@ -39,40 +39,61 @@ COLUMNS = (
 
 
 _PRIME = np.uint64(1_099_511_628_211)  # FNV's 64-bit prime, as the polynomial's base
+_HIGH_BIT = np.uint64(1 << 63)
+# _FIRST_BYTES[n]: the mask that keeps a little-endian word's first n bytes
+_FIRST_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 
 
 def _may_repeat(ids: pa.ChunkedArray) -> bool:
     """Whether any id may occur twice: a 64-bit polynomial hash of every id, taken eight
     bytes at a time over Arrow's buffers, then sorted. Far less memory than a hash set of the
     strings (about 40 bytes per row instead of 160); a True only sends the ids to the exact
-    check, so a hash collision costs time, never correctness. Chunks (data files) are hashed
-    on both cores: numpy releases the GIL in each step."""
+    check, so a hash collision costs time, never correctness. Both cores share the work (numpy
+    releases the GIL in each step): chunks (data files) are hashed side by side, and the hashes
+    are split by their top bit into two halves, each sorted on its own (equal hashes share the
+    bit, so a repeat lies within one half)."""
     chunks = [chunk for chunk in ids.chunks if len(chunk)]
     if not chunks:
         return False
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="id-hash") as pool:
-        hashes = list(pool.map(_hashes, chunks))
-    merged = np.sort(np.concatenate(hashes))
-    return bool((merged[1:] == merged[:-1]).any())
+        halves = list(pool.map(_halves, chunks))
+        merged = [np.concatenate(half) for half in zip(*halves, strict=True)]
+        return any(pool.map(_has_repeat, merged))
+
+
+def _halves(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    hashes = _hashes(chunk)
+    high = hashes >= _HIGH_BIT
+    return hashes[~high], hashes[high]
+
+
+def _has_repeat(hashes: np.ndarray) -> bool:
+    hashes = np.sort(hashes)
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _hashes(chunk: pa.Array) -> np.ndarray:
-    """One chunk's ids hashed, each id's length first, then its bytes eight at a time."""
+    """One chunk's ids hashed: each id's length, its first eight bytes (fewer for a shorter
+    id, the rest of the word masked off), its last eight, and the words between for ids longer
+    than 16 bytes. Every byte of an id is covered (the last word may overlap the one before),
+    and each step runs over only the ids that need it."""
     offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
         chunk.offset : chunk.offset + len(chunk) + 1
     ]
-    starts, lengths = offsets[:-1].astype(np.int64), np.diff(offsets).astype(np.int64)
+    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    lengths = ends - starts
     # the data, padded so that an 8-byte word can be read at any id's start
     data = np.zeros(int(offsets[-1]) + 8, dtype=np.uint8)
     data[: offsets[-1]] = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[: offsets[-1]]
     words = np.ndarray((len(data) - 7,), np.dtype("<u8"), data, strides=(1,))
-    h = lengths.astype(np.uint64)
-    for j in range(0, int(lengths.max()), 8):
-        left = np.clip(lengths - j, 0, 8).astype(np.uint64)
-        # only an id's own bytes touch its hash (the rest of its last word is masked off)
-        keep = np.where(left == 8, ~np.uint64(0), (np.uint64(1) << (left * np.uint64(8))) - 1)
-        word = words[np.minimum(starts + j, len(words) - 1)] & keep
-        h = np.where(left > 0, h * _PRIME + word, h)
+    first = words[starts] & _FIRST_BYTES[np.minimum(lengths, 8)]
+    h = lengths.astype(np.uint64) * _PRIME + first
+    h = np.where(lengths > 8, h * _PRIME + words[np.maximum(ends - 8, 0)], h)
+    rows, at = np.flatnonzero(lengths > 16), 8
+    while len(rows):
+        h[rows] = h[rows] * _PRIME + words[starts[rows] + at]
+        at += 8
+        rows = rows[lengths[rows] > at + 8]
     return h
 
 
@@ -143,13 +164,15 @@ def daily_category_revenue(purchases: pa.Table) -> pa.Table:
     )
 
 
-def daily_top_viewed_products(views: pa.Table) -> pa.Table:
+def daily_top_viewed_products(events: pa.Table) -> pa.Table:
+    """Over every event, not the views alone: counting per event type and keeping the views'
+    (small) counts costs less than copying the views out first."""
     # Count per (product, name, category) first: those keys may be dictionary-encoded, which
     # max() cannot take; the small result is then folded per product.
-    counted = views.group_by(["event_date", "product_id", "product_name", "category"]).aggregate(
-        [("product_id", "count")]
-    )
-    counted = _decoded(counted)
+    keys = ["event_type", "event_date", "product_id", "product_name", "category"]
+    counted = events.select(keys).unify_dictionaries().group_by(keys)
+    counted = _decoded(counted.aggregate([("product_id", "count")]))
+    counted = counted.filter(pc.equal(counted["event_type"], "view"))
     grouped = counted.group_by(["event_date", "product_id"]).aggregate(
         [("product_id_count", "sum"), ("product_name", "max"), ("category", "max")]
     )
@@ -196,23 +219,21 @@ def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
 
 def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
     """All three aggregates for every event_date present in `events` (curated rows)."""
-    events = drop_cross_file_duplicates(events.select(list(COLUMNS)).unify_dictionaries())
-    # Only the columns each aggregate needs are copied by the filters (event ids are the
-    # largest column and no aggregate needs them once duplicates are gone).
-    is_purchase = pc.equal(events["event_type"], "purchase")
+    events = drop_cross_file_duplicates(events.select(list(COLUMNS)))
+    # Only the columns the purchase aggregates need are copied by the filter (event ids are
+    # the largest column and no aggregate needs them once duplicates are gone). Grouping
+    # needs one dictionary per column: the small ones are unified, while user ids (a large
+    # dictionary in every data file) are decoded for the few purchase rows instead.
+    purchases = events.select(["event_date", "category", "user_id", "quantity", "revenue"])
+    purchases = purchases.filter(pc.equal(events["event_type"], "purchase"))
     purchases = _with_cents(
-        events.select(["event_date", "category", "user_id", "quantity", "revenue"]).filter(
-            is_purchase
-        )
-    )
-    views = events.select(["event_date", "product_id", "product_name", "category"]).filter(
-        pc.equal(events["event_type"], "view")
+        purchases.set_column(2, "user_id", _text(purchases["user_id"])).unify_dictionaries()
     )
     # Arrow's grouping releases the GIL: the three run side by side on two cores
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="aggregate") as pool:
         tables = {
             "daily_category_revenue": pool.submit(daily_category_revenue, purchases),
-            "daily_top_viewed_products": pool.submit(daily_top_viewed_products, views),
+            "daily_top_viewed_products": pool.submit(daily_top_viewed_products, events),
             "daily_multi_purchase_users": pool.submit(daily_multi_purchase_users, purchases),
         }
         return {name: future.result() for name, future in tables.items()}

@@ -98,9 +98,7 @@ def test_a_file_rejected_half_way_publishes_nothing(inbox, tmp_path):
     assert curated.num_rows == 3
 
 
-def test_events_waiting_for_their_product_are_curated_once_a_later_file_defines_it(
-    inbox, tmp_path
-):
+def test_events_waiting_for_their_product_are_curated_once_a_later_file_defines_it(inbox, tmp_path):
     """P9's only version is effective from 2026-11-02, so it also governs the dates before."""
     drop(inbox, "products/dt=2026-11-02/p.csv", "product_id,category,price\nP9,lamps,7.50\n")
     run = run_direct(inbox, tmp_path / "out", run_date=RUN_DATE)
