@@ -1,13 +1,22 @@
+import platform
+
 import pyarrow as pa
 
-from retail_etl.memory import use_jemalloc
+from retail_etl.memory import GLIBC_ARENAS, JEMALLOC_DECAY_MS, configure_memory
 
 
-def test_arrow_allocates_from_jemalloc_once_chosen():
+def test_arrow_allocates_from_jemalloc_with_a_decay_once_configured():
     before = pa.default_memory_pool()
     try:
-        use_jemalloc()
-        assert pa.default_memory_pool().backend_name == "jemalloc"
+        setup = configure_memory()
+        assert setup.arrow_pool == pa.default_memory_pool().backend_name == "jemalloc"
+        assert setup.jemalloc_decay_ms == JEMALLOC_DECAY_MS
         assert pa.array(["x"] * 1000).nbytes and pa.jemalloc_memory_pool().bytes_allocated() > 0
     finally:
         pa.set_memory_pool(before)
+
+
+def test_glibc_arenas_are_bounded_where_glibc_allocates():
+    setup = configure_memory()
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert setup.glibc_arenas == (GLIBC_ARENAS if on_glibc else None)

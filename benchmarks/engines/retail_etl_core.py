@@ -15,9 +15,9 @@ import pyiceberg.catalog.sql  # noqa: F401
 from retail_etl.domain import lake
 from retail_etl.domain.aggregate import COLUMNS, DICTIONARY_COLUMNS, compute_aggregates
 from retail_etl.local.direct import DirectPipeline, open_lake
-from retail_etl.memory import use_jemalloc
+from retail_etl.memory import configure_memory
 
-use_jemalloc()  # as the Lambda handlers and the command line do
+configure_memory()  # as the Lambda handlers and the command line do
 
 
 def clean_enrich(input_dir: Path, out_dir: Path) -> dict:

@@ -19,9 +19,9 @@ from retail_etl.adapters.objects import ObjectStore
 from retail_etl.adapters.tables import Lake
 from retail_etl.adapters.warehouse import RedshiftWarehouse
 from retail_etl.config import Settings
-from retail_etl.memory import use_jemalloc
+from retail_etl.memory import configure_memory
 
-use_jemalloc()
+configure_memory()
 
 logger = Logger(service="retail-etl-daily")
 

@@ -27,9 +27,9 @@ from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 from retail_etl.domain.report import FileStatus
 from retail_etl.ingest import Ingestor, object_refs
-from retail_etl.memory import use_jemalloc
+from retail_etl.memory import configure_memory
 
-use_jemalloc()
+configure_memory()
 
 logger = Logger(service="retail-etl-ingest")
 metrics = Metrics(namespace="RetailEtl", service="ingest")

@@ -68,7 +68,7 @@ def _halves(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _has_repeat(hashes: np.ndarray) -> bool:
-    hashes = np.sort(hashes)
+    hashes.sort()  # in place: the array is this call's own
     return bool((hashes[1:] == hashes[:-1]).any())
 
 
