@@ -30,6 +30,7 @@ from retail_etl.adapters.files import local_writer
 REPO = Path(__file__).resolve().parents[1]
 CORE = (
     "import sys, json; from pathlib import Path; from retail_etl.local.direct import run_direct; "
+    "from retail_etl.memory import configure_memory; configure_memory(); "
     "run = run_direct(Path(sys.argv[1]), Path(sys.argv[2])); "
     "print(json.dumps({'rows_in': sum(r.rows_in for r in run.reports if r.kind == 'events')}))"
 )

@@ -85,6 +85,9 @@ def run_handler(input_dir: Path, products: str, events: str) -> dict:
 
 
 def _child(mode: str, input_dir: Path, products: str, events: str, out: Path) -> dict:
+    from retail_etl.memory import configure_memory
+
+    configure_memory()  # both modes, as the handler's module does at import
     result = (
         run_core(input_dir, products, events, out)
         if mode == "core"
