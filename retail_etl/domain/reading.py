@@ -16,6 +16,7 @@ read as such).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -525,7 +526,10 @@ class JsonLinesReader:
            guessed timestamp (integers keep their digits) and no key changes JSON type. Once
            a block of the file is not, the file's later blocks skip this read.
         2. Otherwise only the contract's keys, in every spelling the block uses, each with
-           the JSON type of its first value, so other keys may change type freely.
+           the JSON type of its first value, so other keys may change type freely. Once the
+           file's keys are known and are all contract keys, one spelling each, the block is
+           first read with any other key refused: success proves it uses no other, with no
+           key scan (`_block_keys`) at all.
         3. If a contract key mixes types, bare numbers after contract keys are quoted and all
            is read as text. A bare number inside a string value cannot be quoted into valid
            JSON: such a block fails and is read line by line instead.
@@ -543,11 +547,28 @@ class JsonLinesReader:
             except pa.ArrowInvalid:
                 pass
             self._inference_failed = True
+        known = self._contract_keys_only()
+        if known:  # pyarrow's parse proves the block holds no other key, without a key scan
+            with contextlib.suppress(pa.ArrowInvalid):
+                return self._read_spellings(body, known, unexpected="error")
         every = self._block_keys(body)
         self._saw(k.decode("utf-8") for k in every)
         spellings = [k for k in every if normalize_name(k.decode("utf-8")) in self.wanted]
         if not spellings:
             return pa.table({})
+        return self._read_spellings(body, spellings, unexpected="ignore")
+
+    def _contract_keys_only(self) -> list[bytes]:
+        """The keys met so far in the file when each is a contract key, in one spelling (else
+        none): a block of those keys alone reads the same with the others refused."""
+        names = [normalize_name(k.decode("utf-8")) for k in self._keys]
+        if all(n in self.wanted for n in names) and len(names) == len(set(names)):
+            return list(self._keys)
+        return []
+
+    def _read_spellings(self, body: bytes, spellings: list[bytes], unexpected: str) -> pa.Table:
+        """The block's values of these keys (steps 2 and 3 of `_read_json`); `unexpected` is
+        what pyarrow does with any other key ("ignore" or "error")."""
         names = [k.decode("utf-8") for k in spellings]
         try:
             first = json.loads(body[: body.find(b"\n")])
@@ -559,11 +580,11 @@ class JsonLinesReader:
             guessed = None
         try:
             if guessed is not None:
-                return self._read_with(body, guessed)
+                return self._read_with(body, guessed, unexpected)
         except pa.ArrowInvalid:
             pass
         quoted = _quote_numbers(body, spellings)
-        return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]))
+        return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]), unexpected)
 
     def _block_keys(self, body: bytes) -> list[bytes]:
         """Every key `_JSON_KEY` finds in the block: those keys in order of first appearance,
@@ -587,8 +608,8 @@ class JsonLinesReader:
         return every
 
     @staticmethod
-    def _read_with(body: bytes | pa.Buffer, schema: pa.Schema) -> pa.Table:
-        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    def _read_with(body: bytes | pa.Buffer, schema: pa.Schema, unexpected: str) -> pa.Table:
+        options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected)
         table = pajson.read_json(pa.BufferReader(body), parse_options=options)
         return table.cast(pa.schema([(n, pa.string()) for n in schema.names]))
 

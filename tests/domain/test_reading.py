@@ -205,6 +205,35 @@ def test_json_key_scan_counts_a_block_of_keys_met_before_without_the_regex(monke
     assert reader._block_keys(b'{"new": 1}\n') == []  # a new key: the regex's answer
 
 
+def _mixed_blocks(*later: bytes) -> bytes:
+    """A first block whose `a` mixes JSON types (the file's inferred read is given up), then
+    `later` lines, one block each at block_bytes=40."""
+    return b'{"a": 1, "b": "x"}\n{"a": "2", "b": "y"}\n' + b"".join(later)
+
+
+def test_json_blocks_of_the_known_contract_keys_skip_the_key_scan(monkeypatch):
+    scanned = []
+    block_keys = JsonLinesReader._block_keys
+    monkeypatch.setattr(
+        JsonLinesReader,
+        "_block_keys",
+        lambda self, body: scanned.append(body) or block_keys(self, body),
+    )
+    data = _mixed_blocks(b'{"b": "z", "a": 3}\n' * 2, b'{"a": "4"}\n')
+    rows, malformed = read(data, key="e/x.jsonl", block_bytes=40)
+    assert [r for _, r in rows] == [("1", "x", None), ("2", "y", None)] + [("3", "z", None)] * 2 + [
+        ("4", None, None)
+    ]
+    assert malformed == []
+    assert len(scanned) == 1  # the first block only: the file's keys were not known before
+
+
+def test_a_json_key_new_to_the_file_is_found_after_the_known_keys_were_proved():
+    data = _mixed_blocks(b'{"a": 5, "C": "new"}\n', b'{"a": 6, "other": [1]}\n', b'{"a": 7}\n')
+    rows, _ = read(data, key="e/x.jsonl", block_bytes=40)
+    assert [r for _, r in rows][2:] == [("5", None, "new"), ("6", None, None), ("7", None, None)]
+
+
 @settings(max_examples=50, deadline=None)
 @given(_LINES, st.integers(30, 300))
 def test_json_rows_do_not_depend_on_where_blocks_end(lines, block_bytes):
