@@ -26,7 +26,7 @@ from retail_etl.adapters.tables import Lake
 from retail_etl.config import Settings
 from retail_etl.domain.report import FileReport
 from retail_etl.ingest import Ingestor, ObjectRef
-from retail_etl.local.dropped import DroppedFile, discover, waves
+from retail_etl.local.dropped import DroppedFile, discover, largest_first, waves
 
 
 class DirectPipeline:
@@ -57,7 +57,9 @@ class DirectPipeline:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="file") as pool:
             for wave in waves(discover(self.input_dir)):
-                for report in pool.map(ingest, wave):
+                started = {f.key: pool.submit(ingest, f) for f in largest_first(wave)}
+                for f in wave:
+                    report = started[f.key].result()
                     if report is not None:
                         reports.append(report)
                         if progress:

@@ -1,12 +1,14 @@
 """The files dropped in a local input folder, in the order producers would drop them.
 
 Drop order is by `dt=` date, a date's products before its events, then by path. Both local
-runs (emulated AWS, and direct on local resources) deliver files in this order.
+runs (emulated AWS, and direct on local resources) deliver files in this order; the files of
+one wave (processed concurrently, so their order changes no result) start largest first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from retail_etl.domain.profile import source_of
 from retail_etl.ingest import KINDS
 
 DROP_ORDER = ("products", "events")  # a date's products land before its events
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class DroppedFile:
     key: str  # relative to the input folder, with forward slashes
     kind: str
     drop_date: dt.date | None
+    text_bytes: int = 0  # its size once inflated, as the gzip trailer gives it (mod 2**32)
 
     @property
     def order(self) -> tuple:
@@ -35,8 +39,18 @@ def discover(input_dir: Path) -> list[DroppedFile]:
         key = path.relative_to(input_dir).as_posix()
         kind = key.split("/", 1)[0]
         if path.is_file() and kind in KINDS:
-            files.append(DroppedFile(key, kind, drop_date(key)))
+            files.append(DroppedFile(key, kind, drop_date(key), _text_bytes(path)))
     return sorted(files, key=lambda f: f.order)
+
+
+def _text_bytes(path: Path) -> int:
+    """The file's size, inflated for gzip: a gzip stream's last 4 bytes hold it, mod 2**32."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if size < 18 or f.read(2) != _GZIP_MAGIC:
+            return size
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
 
 
 def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
@@ -57,3 +71,9 @@ def waves(files: list[DroppedFile]) -> list[list[DroppedFile]]:
         else:
             out.append([f])
     return out
+
+
+def largest_first(wave: list[DroppedFile]) -> list[DroppedFile]:
+    """The order in which to start a wave's files: largest (inflated) first, so that the last
+    to finish is a small one rather than a large file left alone on one core."""
+    return sorted(wave, key=lambda f: -f.text_bytes)

@@ -59,7 +59,7 @@ from retail_etl.ingest import kind_of, object_refs
 from retail_etl.local.account import provision
 from retail_etl.local.containers import ContainerDied, LambdaContainers
 from retail_etl.local.delivery import lambda_sqs_record, object_created
-from retail_etl.local.dropped import DroppedFile, discover, waves
+from retail_etl.local.dropped import DroppedFile, discover, largest_first, waves
 from retail_etl.local.emulator import EMULATOR_ENV, emulated_aws
 from retail_etl.local.state import LocalState
 from retail_etl.local.workflow import DailyRun, LocalDailyWorkflow, load_definition
@@ -240,11 +240,8 @@ class LocalPipeline:
                     else:
                         versions[f.key] = version
                 # A wave's files are processed concurrently, so the order of their events
-                # only schedules the containers: largest first, so none is left with one big
-                # file.
-                dropped = [f for f in wave if f.key in versions]
-                dropped.sort(key=lambda f: (input_dir / f.key).stat().st_size, reverse=True)
-                for f in dropped:
+                # only schedules the containers
+                for f in largest_first([f for f in wave if f.key in versions]):
                     self._announce(f.key, versions[f.key])
                 self.drain()
         finally:

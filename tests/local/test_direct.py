@@ -9,7 +9,7 @@ import pytest
 from retail_etl.domain import lake
 from retail_etl.domain.report import FileStatus
 from retail_etl.local.direct import open_lake, run_direct
-from retail_etl.local.dropped import discover, waves
+from retail_etl.local.dropped import discover, largest_first, waves
 
 PRODUCTS = "product_id,product_name,category,price\nP1,Phone,electronics,100.00\nP2,Book,books,5\n"
 EVENTS = (
@@ -125,6 +125,21 @@ def test_events_files_between_two_products_files_form_one_concurrent_wave(tmp_pa
         ["a.csv", "b.csv"],
         ["p.csv"],
         ["c.csv"],
+    ]
+
+
+def test_a_wave_starts_its_largest_files_first_counting_gzip_inflated(tmp_path):
+    drop(tmp_path, "products/dt=2026-11-01/p.csv", "x")
+    drop(tmp_path, "events/dt=2026-11-01/a.csv", "x" * 300)
+    drop(tmp_path, "events/dt=2026-11-01/b.csv", "x" * 10)
+    drop(tmp_path, "events/dt=2026-11-01/c.csv.gz", gzip.compress(b"x" * 5000))  # small on disk
+    drop(tmp_path, "events/dt=2026-11-01/d.csv", "x" * 10)  # ties keep drop order
+    concurrent = waves(discover(tmp_path))[1]
+    assert [f.key.split("/")[-1] for f in largest_first(concurrent)] == [
+        "c.csv.gz",
+        "a.csv",
+        "b.csv",
+        "d.csv",
     ]
 
 
