@@ -16,7 +16,6 @@ read as such).
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import gzip
 import io
@@ -469,6 +468,7 @@ class JsonLinesReader:
         self.seen: dict[str, None] = {}  # every key (normalized) met so far, in order
         self._keys: dict[bytes, None] = {}  # every key the key scan found so far, as written
         self._inference_failed = False  # a block of this file was not exact as inferred
+        self._scan_keys = False  # a block of this file could not show its keys by inference
 
     def _saw(self, names) -> None:
         for name in names:
@@ -527,9 +527,10 @@ class JsonLinesReader:
            a block of the file is not, the file's later blocks skip this read.
         2. Otherwise only the contract's keys, in every spelling the block uses, each with
            the JSON type of its first value, so other keys may change type freely. Once the
-           file's keys are known and are all contract keys, one spelling each, the block is
-           first read with any other key refused: success proves it uses no other, with no
-           key scan (`_block_keys`) at all.
+           file's keys are known, with one spelling per contract key, the block is read with
+           those and every other key inferred: its columns then are its top-level keys, and
+           unless one is a new spelling of a contract key no key scan (`_block_keys`) is
+           needed. A file whose other keys cannot be inferred is scanned from then on.
         3. If a contract key mixes types, bare numbers after contract keys are quoted and all
            is read as text. A bare number inside a string value cannot be quoted into valid
            JSON: such a block fails and is read line by line instead.
@@ -547,10 +548,18 @@ class JsonLinesReader:
             except pa.ArrowInvalid:
                 pass
             self._inference_failed = True
-        known = self._contract_keys_only()
-        if known:  # pyarrow's parse proves the block holds no other key, without a key scan
-            with contextlib.suppress(pa.ArrowInvalid):
-                return self._read_spellings(body, known, unexpected="error")
+        spellings = self._contract_spellings()
+        if spellings and not self._scan_keys:
+            try:  # the contract's keys as known, any other inferred: columns are the block's keys
+                table = self._read_spellings(body, spellings, unexpected="infer")
+            except pa.ArrowInvalid:  # e.g. another key changes type: the key scan from now on
+                self._scan_keys = True
+            else:
+                new = [n for n in table.column_names if n.encode("utf-8") not in self._keys]
+                if not any(normalize_name(n) in self.wanted for n in new):
+                    self._saw(new)
+                    self._keys.update(dict.fromkeys(n.encode("utf-8") for n in new))
+                    return table
         every = self._block_keys(body)
         self._saw(k.decode("utf-8") for k in every)
         spellings = [k for k in every if normalize_name(k.decode("utf-8")) in self.wanted]
@@ -558,17 +567,16 @@ class JsonLinesReader:
             return pa.table({})
         return self._read_spellings(body, spellings, unexpected="ignore")
 
-    def _contract_keys_only(self) -> list[bytes]:
-        """The keys met so far in the file when each is a contract key, in one spelling (else
-        none): a block of those keys alone reads the same with the others refused."""
-        names = [normalize_name(k.decode("utf-8")) for k in self._keys]
-        if all(n in self.wanted for n in names) and len(names) == len(set(names)):
-            return list(self._keys)
-        return []
+    def _contract_spellings(self) -> list[bytes]:
+        """The contract keys among the keys met so far in the file, when each has one spelling
+        (else none): a block read with those and every other key inferred shows its keys."""
+        spellings = [k for k in self._keys if normalize_name(k.decode("utf-8")) in self.wanted]
+        names = {normalize_name(k.decode("utf-8")) for k in spellings}
+        return spellings if len(names) == len(spellings) else []
 
     def _read_spellings(self, body: bytes, spellings: list[bytes], unexpected: str) -> pa.Table:
-        """The block's values of these keys (steps 2 and 3 of `_read_json`); `unexpected` is
-        what pyarrow does with any other key ("ignore" or "error")."""
+        """The block's values of these keys, as text (steps 2 and 3 of `_read_json`);
+        `unexpected` is what pyarrow does with any other key ("ignore" or "infer")."""
         names = [k.decode("utf-8") for k in spellings]
         try:
             first = json.loads(body[: body.find(b"\n")])
@@ -611,7 +619,9 @@ class JsonLinesReader:
     def _read_with(body: bytes | pa.Buffer, schema: pa.Schema, unexpected: str) -> pa.Table:
         options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected)
         table = pajson.read_json(pa.BufferReader(body), parse_options=options)
-        return table.cast(pa.schema([(n, pa.string()) for n in schema.names]))
+        text = set(schema.names)  # the other keys (read as inferred) stay as they came
+        columns = zip(table.column_names, table.columns, strict=True)
+        return pa.table({n: c.cast(pa.string()) if n in text else c for n, c in columns})
 
     def _parse_fast(self, body: bytes, expected_rows: int):
         if not expected_rows:

@@ -3,6 +3,7 @@ import io
 import json
 import re
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -207,28 +208,47 @@ def test_json_key_scan_counts_a_block_of_keys_met_before_without_the_regex(monke
 
 def _mixed_blocks(*later: bytes) -> bytes:
     """A first block whose `a` mixes JSON types (the file's inferred read is given up), then
-    `later` lines, one block each at block_bytes=40."""
+    `later`, one block each at block_bytes=40."""
     return b'{"a": 1, "b": "x"}\n{"a": "2", "b": "y"}\n' + b"".join(later)
 
 
-def test_json_blocks_of_the_known_contract_keys_skip_the_key_scan(monkeypatch):
+def _read_counting_scans(data: bytes, monkeypatch) -> tuple[list, tuple[str, ...], int]:
+    """Rows, the key names the last chunk reports, and how many blocks the key scan read."""
     scanned = []
     block_keys = JsonLinesReader._block_keys
-    monkeypatch.setattr(
-        JsonLinesReader,
-        "_block_keys",
-        lambda self, body: scanned.append(body) or block_keys(self, body),
-    )
-    data = _mixed_blocks(b'{"b": "z", "a": 3}\n' * 2, b'{"a": "4"}\n')
-    rows, malformed = read(data, key="e/x.jsonl", block_bytes=40)
-    assert [r for _, r in rows] == [("1", "x", None), ("2", "y", None)] + [("3", "z", None)] * 2 + [
-        ("4", None, None)
+
+    def counted(self, body):
+        scanned.append(body)
+        return block_keys(self, body)
+
+    monkeypatch.setattr(JsonLinesReader, "_block_keys", counted)
+    chunks = list(iter_chunks(io.BytesIO(data), "e/x.jsonl", WANTED, REQUIRED, 40))
+    rows = [
+        tuple(ch.columns.get(n, pa.nulls(ch.num_rows)).to_pylist()) for ch in chunks for n in WANTED
     ]
-    assert malformed == []
-    assert len(scanned) == 1  # the first block only: the file's keys were not known before
+    return rows, chunks[-1].names, len(scanned)
 
 
-def test_a_json_key_new_to_the_file_is_found_after_the_known_keys_were_proved():
+def test_json_blocks_of_known_contract_keys_show_their_other_keys_without_the_key_scan(
+    monkeypatch,
+):
+    data = _mixed_blocks(b'{"b": "z", "a": 3}\n{"a": 4, "o": 1}\n', b'{"a": "5", "o": 2}\n')
+    rows, names, scans = _read_counting_scans(data, monkeypatch)
+    assert rows[3:6] == [("3", "4"), ("z", None), (None, None)]  # a, b, c of the 2nd block
+    assert rows[6:] == [("5",), (None,), (None,)]
+    assert names == ("a", "b", "o")
+    assert scans == 1  # the first block only: the file's keys were not known before
+
+
+def test_json_keys_are_scanned_again_once_another_key_cannot_be_inferred(monkeypatch):
+    data = _mixed_blocks(b'{"a": 3, "o": [1]}\n{"a": 4, "o": {}}\n', b'{"a": 5, "C": "new"}\n')
+    rows, names, scans = _read_counting_scans(data, monkeypatch)
+    assert rows[3:] == [("3", "4"), (None, None), (None, None), ("5",), (None,), ("new",)]
+    assert names == ("a", "b", "o", "c")
+    assert scans == 3
+
+
+def test_a_new_spelling_of_a_contract_key_is_read_after_the_known_keys_were_inferred():
     data = _mixed_blocks(b'{"a": 5, "C": "new"}\n', b'{"a": 6, "other": [1]}\n', b'{"a": 7}\n')
     rows, _ = read(data, key="e/x.jsonl", block_bytes=40)
     assert [r for _, r in rows][2:] == [("5", None, "new"), ("6", None, None), ("7", None, None)]
