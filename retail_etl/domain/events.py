@@ -231,7 +231,7 @@ class EventsCleaner:
                 "product_id": product_ok.take(pa.array(kept_in_ok)),
                 "session_id": session_ok.take(pa.array(kept_in_ok)),
                 "quantity": pa.array(quantity[kept].astype(np.int32)),
-                "source_file": pa.array(np.full(len(kept), self.key, dtype=object), pa.string()),
+                "source_file": pa.repeat(pa.scalar(self.key, pa.string()), len(kept)),
                 "line_number": pa.array(chunk.line_numbers[kept]),
                 "ingested_at": pa.array(np.full(len(kept), self.ingested_at_us)).cast(c.UTC_US),
             },
@@ -276,7 +276,7 @@ class EventsCleaner:
         n_bad = len(chunk.malformed_lines)
         return pa.table(
             {
-                "source_file": pa.array([self.key] * (len(rows) + n_bad), type=pa.string()),
+                "source_file": pa.repeat(pa.scalar(self.key, pa.string()), len(rows) + n_bad),
                 "line_number": pa.array(lines.astype(np.int64)),
                 "reason": pa.array(
                     [*reasons.tolist(), *[Reason.MALFORMED_ROW] * n_bad], type=pa.string()

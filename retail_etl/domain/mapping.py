@@ -71,7 +71,7 @@ class Mapping:
         """The contract column `name` from its source column(s) or constant; None if neither."""
         if name in self.section.constants:
             value = self.section.constants[name]
-            return pa.array(np.full(chunk.num_rows, value, dtype=object), type=pa.string())
+            return pa.repeat(pa.scalar(value, pa.string()), chunk.num_rows)
         sources = self.section.sources(name)
         if not sources:
             return None

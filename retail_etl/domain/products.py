@@ -147,7 +147,7 @@ def _quarantine_table(q: pd.DataFrame, key: str, ingested_at_us: int) -> pa.Tabl
     n = len(q)
     return pa.table(
         {
-            "source_file": pa.array([key] * n, type=pa.string()),
+            "source_file": pa.repeat(pa.scalar(key, pa.string()), n),
             "line_number": pa.array(q["line_number"].to_numpy(dtype=np.int64)),
             "reason": pa.array(q["reason"].tolist(), type=pa.string()),
             "raw_record": pa.array(q["raw_record"].tolist(), type=pa.string()),
