@@ -43,6 +43,7 @@ class ProductHistory:
         else:
             self._df = _from_table(table)
         self._snapshots: dict[int, pd.Series] = {}
+        self._text: tuple[pa.Array, pa.Array] | None = None  # names and categories, as Arrow
 
     def __len__(self) -> int:
         return len(self._df)
@@ -66,6 +67,7 @@ class ProductHistory:
             drop=True
         )
         self._snapshots.clear()
+        self._text = None
 
     def dates_affected(
         self, changed: Iterable[tuple[str, dt.date]], known: Iterable[dt.date]
@@ -123,11 +125,17 @@ class ProductHistory:
         return out
 
     def attributes(self, rows: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
-        """Name, category and price in cents of the given history rows."""
-        df = self._df
-        names = pa.array(df["product_name"].to_numpy()[rows], type=pa.string(), from_pandas=True)
-        categories = pa.array(df["category"].to_numpy()[rows], type=pa.string())
-        return names, categories, df["price_cents"].to_numpy()[rows]
+        """Name, category and price in cents of the given history rows: taken by Arrow from
+        the history's text converted once (not string by string for every event)."""
+        if self._text is None:
+            df = self._df
+            self._text = (
+                pa.array(df["product_name"], type=pa.string(), from_pandas=True),
+                pa.array(df["category"], type=pa.string()),
+            )
+        names, categories = self._text
+        take = pa.array(rows, type=pa.int64())
+        return names.take(take), categories.take(take), self._df["price_cents"].to_numpy()[rows]
 
     def own_priced(self, source_files: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Which events carry their own product (their file, an events key, has versions
