@@ -35,6 +35,7 @@ US_PER_DAY = 86_400_000_000
 # Codes index the contract's reasons, then those only a profile with prices on rows can give.
 _REASONS = (*c.EVENT_REASONS, *c.OWN_PRICE_REASONS)
 _CODES = {reason: i + 1 for i, reason in enumerate(_REASONS)}
+_REASON_TEXT = pa.array([str(r) for r in _REASONS], type=pa.string())  # code - 1 -> reason
 _MAX_PRICE_CENTS = max_cents(c.PRICE)
 _QUANTITY = r"^0*[0-9]{1,9}$"  # leading zeros allowed; never more digits than int64 holds
 
@@ -269,7 +270,6 @@ class EventsCleaner:
     def _quarantine(self, chunk, reason, product, micros, has_time) -> pa.Table:
         rows = np.flatnonzero(reason != 0)
         codes = reason[rows]
-        reasons = np.array(("", *_REASONS), dtype=object)[codes]
         dated = has_time[rows]
         days = np.where(dated, micros[rows] // US_PER_DAY, 0).astype(np.int32)
         lines = np.concatenate([chunk.line_numbers[rows], [ln for ln, _ in chunk.malformed_lines]])
@@ -278,12 +278,17 @@ class EventsCleaner:
             {
                 "source_file": pa.repeat(pa.scalar(self.key, pa.string()), len(rows) + n_bad),
                 "line_number": pa.array(lines.astype(np.int64)),
-                "reason": pa.array(
-                    [*reasons.tolist(), *[Reason.MALFORMED_ROW] * n_bad], type=pa.string()
+                "reason": pa.concat_arrays(
+                    [
+                        _REASON_TEXT.take(pa.array(codes.astype(np.int64) - 1)),
+                        pa.repeat(pa.scalar(Reason.MALFORMED_ROW, pa.string()), n_bad),
+                    ]
                 ),
-                "raw_record": pa.array(
-                    chunk.raw_records(rows) + [raw for _, raw in chunk.malformed_lines],
-                    type=pa.string(),
+                "raw_record": pa.concat_arrays(
+                    [
+                        chunk.raw_records(rows),
+                        pa.array([raw for _, raw in chunk.malformed_lines], type=pa.string()),
+                    ]
                 ),
                 "product_id": pa.concat_arrays(
                     [product.take(pa.array(rows)), pa.nulls(n_bad, pa.string())]

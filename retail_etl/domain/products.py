@@ -92,7 +92,7 @@ def clean_products_file(
         )
         bad = reason != ""
         rows = np.flatnonzero(bad)
-        raw = chunk.raw_records(rows)
+        raw = chunk.raw_records(rows).to_pylist()
         quarantined.append(
             pd.DataFrame(
                 {

@@ -126,9 +126,9 @@ class Chunk:
     def num_rows(self) -> int:
         return len(self.line_numbers)
 
-    def raw_records(self, rows: np.ndarray) -> list[str]:
+    def raw_records(self, rows: np.ndarray) -> pa.Array:
         """The original text of the given rows, as written (for quarantine)."""
-        return self._raw.take(pa.array(rows, type=pa.int64())).to_pylist()
+        return self._raw.take(pa.array(rows, type=pa.int64()))
 
     def select(self, rows: np.ndarray, columns: dict[str, pa.Array]) -> Chunk:
         """The given rows only, with `columns` (already of those rows) as its columns."""
