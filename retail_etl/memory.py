@@ -10,7 +10,8 @@ live, because every freed buffer went straight back to the kernel.
 * Arrow's buffers come from jemalloc. pyarrow's default pool (mimalloc) keeps freed pages for
   reuse without limit (cleaning 5M events peaked at 1,093-1,179 MiB of RSS); jemalloc returns
   them after `JEMALLOC_DECAY_MS`, long enough that the next blocks of a file reuse them (faults
-  down to 1.0-1.1M, system time to 4 s) and short enough that RSS stays near 900 MiB.
+  down to 1.0-1.1M, system time to 4 s) and short enough that the 5M run's RSS stays at
+  950-1000 MiB (a 10 s decay: 1,099 MiB).
 * glibc (numpy's arrays, Python's large objects) gets `GLIBC_ARENAS` arenas instead of up to
   eight per core: every thread that allocates would otherwise keep an arena of freed memory
   of its own (about 200 MiB retained, not in use, at the peak of the same run).
