@@ -35,7 +35,7 @@ US_PER_DAY = 86_400_000_000
 # Codes index the contract's reasons, then those only a profile with prices on rows can give.
 _REASONS = (*c.EVENT_REASONS, *c.OWN_PRICE_REASONS)
 _CODES = {reason: i + 1 for i, reason in enumerate(_REASONS)}
-_REASON_TEXT = pa.array([str(r) for r in _REASONS], type=pa.string())  # code - 1 -> reason
+_REASON_TEXT = pa.array(_REASONS, type=pa.string())  # code - 1 -> reason
 _MAX_PRICE_CENTS = max_cents(c.PRICE)
 _QUANTITY = r"^0*[0-9]{1,9}$"  # leading zeros allowed; never more digits than int64 holds
 

@@ -17,7 +17,6 @@ from retail_etl.domain.profile import source_of
 from retail_etl.ingest import KINDS
 
 DROP_ORDER = ("products", "events")  # a date's products land before its events
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -44,11 +43,12 @@ def discover(input_dir: Path) -> list[DroppedFile]:
 
 
 def _text_bytes(path: Path) -> int:
-    """The file's size, inflated for gzip: a gzip stream's last 4 bytes hold it, mod 2**32."""
+    """The file's size, inflated where the reader inflates it (a `.gz` key, as
+    `FileFormat.from_key` decides): a gzip stream's last 4 bytes hold that size, mod 2**32."""
     size = path.stat().st_size
+    if not path.name.lower().endswith(".gz") or size < 18:
+        return size
     with path.open("rb") as f:
-        if size < 18 or f.read(2) != _GZIP_MAGIC:
-            return size
         f.seek(-4, os.SEEK_END)
         return int.from_bytes(f.read(4), "little")
 
