@@ -46,9 +46,12 @@ from pyiceberg.table import FileScanTask, Table, TableProperties
 from pyiceberg.types import NestedField
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from retail_etl.adapters.metadata_files import CachedMetadataFileIO
 from retail_etl.domain.lake import TABLES, LakeTable
 
 COMMIT_ATTEMPTS = 8
+# every catalog's file IO: PyIceberg's Arrow IO with the metadata files cached
+FILE_IO = {"py-io-impl": f"{CachedMetadataFileIO.__module__}.{CachedMetadataFileIO.__name__}"}
 _EPOCH = dt.date(1970, 1, 1)
 
 # PyIceberg warns when a delete matches nothing, which is routine here (a file's first
@@ -120,7 +123,7 @@ class Lake:
         region = (
             region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         ) or "eu-west-1"
-        props = {"glue.region": region, "s3.region": region}
+        props = FILE_IO | {"glue.region": region, "s3.region": region}
         if profile:
             props["glue.profile-name"] = profile
         if endpoint:
@@ -143,7 +146,10 @@ class Lake:
         root = Path(root).resolve()
         root.mkdir(parents=True, exist_ok=True)
         catalog = (catalog_class or SqlCatalog)(
-            namespace, uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse"
+            namespace,
+            uri=f"sqlite:///{root}/catalog.db",
+            warehouse=f"file://{root}/warehouse",
+            **FILE_IO,
         )
         roots = {spec.zone: f"file://{root}/{spec.zone}" for spec in TABLES.values()}
         return cls(catalog, namespace, roots)
