@@ -93,8 +93,14 @@ class LambdaContainers:
         self._busy = [False] * workers
         self._waiting: deque[tuple[str, dict, Future]] = deque()
         self.replaced = 0  # containers that died and were started again
-        for pool in self.pools:  # start every container now, while the caller drops files
-            pool.submit(int)
+        # Start every container now, from a thread: the first start waits for the fork server
+        # to import the handlers (about 1.5 s), which overlaps the caller's provisioning
+        # instead of delaying it. An invocation submitted meanwhile waits for its container.
+        threading.Thread(
+            target=lambda: [pool.submit(int) for pool in self.pools],
+            name="container-start",
+            daemon=True,
+        ).start()
 
     def _replace(self, i: int, dead: ProcessPoolExecutor) -> ProcessPoolExecutor:
         with self._lock:
