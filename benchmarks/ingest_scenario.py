@@ -1,10 +1,11 @@
 """Scenario: one large events file through the ingest Lambda handler against emulated AWS,
 beside the same file through the core alone, each in a fresh process.
 
-    python -m benchmarks.ingest_scenario --events 1000000 --workdir DIR
+    python -m benchmarks.ingest_scenario --events 1000000 --repeats 3 --workdir DIR
 
 The handler's extra work is S3 reads and writes (moto, in process), staging and publishing,
-and the ledger; the overhead is reported as (handler wall / core wall) - 1.
+and the ledger; the overhead is reported as (handler wall / core wall) - 1, from the median
+runs of `--repeats` interleaved pairs (one pair can be 20 % off either way on this machine).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.stage import peak_rss_mb
+from benchmarks.stage import median_run, peak_rss_mb
 from retail_etl.adapters.files import local_writer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,25 +99,32 @@ def _child(mode: str, input_dir: Path, products: str, events: str, out: Path) ->
     return result
 
 
-def scenario(workdir: Path, events: int) -> dict:
-    """Both runs in fresh processes; returns the figures for the bench JSON."""
+def scenario(workdir: Path, events: int, repeats: int = 1) -> dict:
+    """`repeats` interleaved pairs of fresh processes (core, then handler); each mode's
+    figures are its median run's (`median_run`), every wall time is kept beside them."""
     input_dir, products, big = prepare(workdir, events)
-    out: dict = {"file": big}
-    for mode in ("core", "handler"):
-        cmd = [
-            sys.executable, "-m", "benchmarks.ingest_scenario", "--child", mode,
-            "--input", str(input_dir), "--products", products, "--events-key", big,
-            "--out", str(workdir / f"out-{mode}"),
-        ]  # fmt: skip
-        env = dict(os.environ, PYTHONPATH=str(REPO))
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"ingest scenario ({mode}) failed:\n{proc.stderr[-3000:]}")
-        out[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out: dict = {"file": big, "repeats": repeats}
+    runs: dict[str, list[dict]] = {"core": [], "handler": []}
+    for repeat in range(repeats):
+        for mode in runs:
+            target = workdir / f"out-{mode}-{repeat}"
+            cmd = [
+                sys.executable, "-m", "benchmarks.ingest_scenario", "--child", mode,
+                "--input", str(input_dir), "--products", products, "--events-key", big,
+                "--out", str(target),
+            ]  # fmt: skip
+            env = dict(os.environ, PYTHONPATH=str(REPO))
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"ingest scenario ({mode}) failed:\n{proc.stderr[-3000:]}")
+            runs[mode].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            shutil.rmtree(target, ignore_errors=True)
+    for mode, reports in runs.items():
+        out[mode] = median_run(reports) | {"runs_wall_s": [r["wall_s"] for r in reports]}
     rows = out["core"]["rows_in"]
     out["rows"] = rows
     out["handler_overhead"] = out["handler"]["wall_s"] / out["core"]["wall_s"] - 1
-    for mode in ("core", "handler"):
+    for mode in runs:
         out[mode]["rows_per_s"] = rows / out[mode]["wall_s"]
     return out
 
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child", choices=("core", "handler"))
     parser.add_argument("--input", type=Path)
     parser.add_argument("--products")
@@ -136,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="retail-etl-ingest-bench-"))
-    print(json.dumps(scenario(workdir, args.events), indent=2))
+    print(json.dumps(scenario(workdir, args.events, args.repeats), indent=2))
     return 0
 
 

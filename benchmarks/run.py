@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmarks.stage import ENGINE_MODULES, STAGES
+from benchmarks.stage import ENGINE_MODULES, STAGES, median_run
 from retail_etl.domain.contract import AGGREGATES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,11 +62,12 @@ def ingest_handler_scenario(ctx: Context) -> dict:
     from benchmarks.ingest_scenario import scenario
 
     print(f"ingest scenario: one ~{events:,}-event file through the handler (emulated AWS) …")
-    result = scenario(ctx.workdir / "ingest", events)
+    result = scenario(ctx.workdir / "ingest", events, ctx.args.repeats)
     print(
         f"  core {result['core']['wall_s']:.2f} s {result['core']['peak_rss_mb']:.0f} MiB | "
         f"handler {result['handler']['wall_s']:.2f} s {result['handler']['peak_rss_mb']:.0f} MiB"
-        f" | overhead {result['handler_overhead']:+.0%} ({result['rows']:,} rows)"
+        f" | overhead {result['handler_overhead']:+.0%} ({result['rows']:,} rows; median of"
+        f" {result['repeats']}: handler {_walls(result['handler'])}, core {_walls(result['core'])})"
     )
     publish = result["handler"].get("publish_s") or {}
     print(
@@ -89,17 +90,22 @@ def end_to_end_scenario(ctx: Context) -> dict:
     from benchmarks.end_to_end_scenario import scenario
 
     print(f"end-to-end scenario: {days} day(s) x {per_day:,} events through `run` …")
-    result = scenario(ctx.workdir / "end_to_end", days, per_day, ctx.args.seed)
+    result = scenario(ctx.workdir / "end_to_end", days, per_day, ctx.args.seed, ctx.args.repeats)
     core, e2e = result["core"], result["end_to_end"]
     print(
         f"  core {core['wall_s']:.1f} s {core['rows_per_s']:,.0f} rows/s | "
         f"run {e2e['wall_s']:.1f} s {e2e['rows_per_s']:,.0f} rows/s {e2e['peak_rss_mb']:.0f} MiB"
-        f" | ratio {result['throughput_ratio']:.2f} (target >= 0.50)"
+        f" | ratio {result['throughput_ratio']:.2f} (target >= 0.50; median of {result['repeats']}:"
+        f" run {_walls(e2e)}, core {_walls(core)})"
     )
     return result
 
 
 SCENARIOS["end_to_end"] = end_to_end_scenario
+
+
+def _walls(measured: dict) -> str:
+    return ", ".join(f"{w:.1f} s" for w in measured["runs_wall_s"])
 
 
 def generate_input(input_dir: Path, events: int, days: int, seed: int) -> dict:
@@ -208,7 +214,7 @@ def batch_scenario(ctx: Context) -> dict:
                     break
                 print(f" {report['wall_s']:8.2f} s {report['peak_rss_mb']:8.0f} MiB")
         load.append(os.getloadavg()[0])
-    stages = {e: {s: _median_run(r) for s, r in per.items() if r} for e, per in runs.items()}
+    stages = {e: {s: median_run(r) for s, r in per.items() if r} for e, per in runs.items()}
 
     ok_engines = [e for e in engines if all("error" not in stages[e].get(s, {"error": 1})
                                             for s in STAGES)]  # fmt: skip
@@ -272,18 +278,6 @@ def batch_scenario(ctx: Context) -> dict:
         "ratios": ratios,
         "checks": {"curated_rows": curated, "aggregates": agg_checks},
     }
-
-
-def _median_run(reports: list[dict]) -> dict:
-    """The run of median wall time (an error, if any run failed), with the largest peak RSS
-    of all runs: memory is a bound, so its worst case is reported."""
-    errors = [r for r in reports if "error" in r]
-    if errors:
-        return errors[0]
-    ordered = sorted(reports, key=lambda r: r["wall_s"])
-    median = dict(ordered[(len(ordered) - 1) // 2])
-    median["peak_rss_mb"] = max(r["peak_rss_mb"] for r in reports)
-    return median
 
 
 def _round(x: float | None) -> float | None:

@@ -31,6 +31,18 @@ def engine_module(name: str):
     return importlib.import_module(f"benchmarks.engines.{ENGINE_MODULES.get(name, name)}")
 
 
+def median_run(reports: list[dict]) -> dict:
+    """The run of median wall time (an error, if any run failed), with the largest peak RSS
+    of all runs: memory is a bound, so its worst case is reported."""
+    errors = [r for r in reports if "error" in r]
+    if errors:
+        return errors[0]
+    ordered = sorted(reports, key=lambda r: r["wall_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["peak_rss_mb"] = max(r["peak_rss_mb"] for r in reports)
+    return median
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size in MiB.
 

@@ -18,4 +18,4 @@ def test_the_scenario_runs_the_core_and_run_on_the_same_input_and_compares(tmp_p
         "mirror_s",
         "load_s",
     }
-    assert (tmp_path / "out-run" / "warehouse.duckdb").is_file()
+    assert (tmp_path / "out-run-0" / "warehouse.duckdb").is_file()
