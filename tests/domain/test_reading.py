@@ -150,7 +150,7 @@ def test_json_block_boundaries_do_not_change_rows():
 
 # Keys and values chosen to trip a count of `":`: spellings of one key, values equal to a key
 # or holding `":`, escaped quotes, white space before a colon, nested objects.
-_KEYS = st.sampled_from(["a", "A", " a ", "b", "other", "x\\", 'q"', "é", "n"])
+_KEYS = st.sampled_from(["a", "A", " a ", "b", "other", "x\\", 'q"', "é", "n", "a.b", "a|b"])
 _VALUES = st.one_of(
     st.integers(-5, 10**12),
     st.sampled_from(["a", "b", 'x": 1', "x\\", '"a":', "", "é"]),
@@ -204,6 +204,14 @@ def test_json_key_scan_counts_a_block_of_keys_met_before_without_the_regex(monke
     monkeypatch.setattr(reading, "_JSON_KEY", re.compile(b"(?!)"))  # finds nothing
     assert reader._block_keys(b'{"other": {"b": "a"}, "a": 3}\n') == [b"a", b"other", b"b"]
     assert reader._block_keys(b'{"new": 1}\n') == []  # a new key: the regex's answer
+
+
+def test_json_key_scan_takes_known_keys_literally_not_as_patterns():
+    reader = JsonLinesReader(WANTED)
+    reader._block_keys(b'{"a.b": 1, "c|d": 2}\n')
+    assert reader._block_keys(b'{"aXb": 1}\n') == [b"aXb"]
+    assert reader._block_keys(b'{"c": 1}\n') == [b"c"]
+    assert reader._block_keys(b'{"c|d": 1, "a.b": 2}\n') == [b"a.b", b"c|d", b"aXb", b"c"]
 
 
 def _mixed_blocks(*later: bytes) -> bytes:
