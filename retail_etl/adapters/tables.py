@@ -25,6 +25,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+# PyIceberg's schema check before every append imports rich (it tabulates a mismatch) on
+# first use, holding the GIL in the middle of a file's first commit (0.05-0.15 s): imported
+# with the adapter instead, at the process's (the Lambda's) start.
+import rich.console
+import rich.table  # noqa: F401
 from pyiceberg.catalog import Catalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import (
