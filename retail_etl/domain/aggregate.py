@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_etl.domain import contract as c
+from retail_etl.domain.id_hash import hash_ids
 from retail_etl.domain.money import cents_to_decimal, decimal_to_cents
 
 # Low-cardinality text read dictionary-encoded: a fraction of the memory, faster grouping.
@@ -38,10 +39,7 @@ COLUMNS = (
 )
 
 
-_PRIME = np.uint64(1_099_511_628_211)  # FNV's 64-bit prime, as the polynomial's base
 _HIGH_BIT = np.uint64(1 << 63)
-# _FIRST_BYTES[n]: the mask that keeps a little-endian word's first n bytes
-_FIRST_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 
 
 def _may_repeat(ids: pa.ChunkedArray) -> bool:
@@ -62,7 +60,7 @@ def _may_repeat(ids: pa.ChunkedArray) -> bool:
 
 
 def _halves(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    hashes = _hashes(chunk)
+    hashes = hash_ids(chunk)
     high = hashes >= _HIGH_BIT
     return hashes[~high], hashes[high]
 
@@ -70,31 +68,6 @@ def _halves(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _has_repeat(hashes: np.ndarray) -> bool:
     hashes.sort()  # in place: the array is this call's own
     return bool((hashes[1:] == hashes[:-1]).any())
-
-
-def _hashes(chunk: pa.Array) -> np.ndarray:
-    """One chunk's ids hashed: each id's length, its first eight bytes (fewer for a shorter
-    id, the rest of the word masked off), its last eight, and the words between for ids longer
-    than 16 bytes. Every byte of an id is covered (the last word may overlap the one before),
-    and each step runs over only the ids that need it."""
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
-        chunk.offset : chunk.offset + len(chunk) + 1
-    ]
-    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
-    lengths = ends - starts
-    # the data, padded so that an 8-byte word can be read at any id's start
-    data = np.zeros(int(offsets[-1]) + 8, dtype=np.uint8)
-    data[: offsets[-1]] = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[: offsets[-1]]
-    words = np.ndarray((len(data) - 7,), np.dtype("<u8"), data, strides=(1,))
-    first = words[starts] & _FIRST_BYTES[np.minimum(lengths, 8)]
-    h = lengths.astype(np.uint64) * _PRIME + first
-    h = np.where(lengths > 8, h * _PRIME + words[np.maximum(ends - 8, 0)], h)
-    rows, at = np.flatnonzero(lengths > 16), 8
-    while len(rows):
-        h[rows] = h[rows] * _PRIME + words[starts[rows] + at]
-        at += 8
-        rows = rows[lengths[rows] > at + 8]
-    return h
 
 
 def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:

@@ -1,0 +1,39 @@
+"""A 64-bit hash of every id of an Arrow string array, over Arrow's buffers with numpy (no
+Python object per id, and numpy releases the GIL). Used where ids are compared by hash first
+and as strings only when two hashes agree: the repeat check across files (`aggregate.py`) and
+the ids a file has already shown (`dedup.py`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+_PRIME = np.uint64(1_099_511_628_211)  # FNV's 64-bit prime, as the polynomial's base
+# _FIRST_BYTES[n]: the mask that keeps a little-endian word's first n bytes
+_FIRST_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+
+
+def hash_ids(chunk: pa.Array) -> np.ndarray:
+    """Each id's length, its first eight bytes (fewer for a shorter id, the rest of the word
+    masked off), its last eight, and the words between for ids longer than 16 bytes, folded
+    as a polynomial. Every byte of an id is covered (the last word may overlap the one before),
+    and each step runs over only the ids that need it. `chunk`: string or binary, no nulls."""
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    lengths = ends - starts
+    # the data, padded so that an 8-byte word can be read at any id's start
+    data = np.zeros(int(offsets[-1]) + 8, dtype=np.uint8)
+    if len(chunk):
+        data[: offsets[-1]] = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[: offsets[-1]]
+    words = np.ndarray((len(data) - 7,), np.dtype("<u8"), data, strides=(1,))
+    first = words[starts] & _FIRST_BYTES[np.minimum(lengths, 8)]
+    h = lengths.astype(np.uint64) * _PRIME + first
+    h = np.where(lengths > 8, h * _PRIME + words[np.maximum(ends - 8, 0)], h)
+    rows, at = np.flatnonzero(lengths > 16), 8
+    while len(rows):
+        h[rows] = h[rows] * _PRIME + words[starts[rows] + at]
+        at += 8
+        rows = rows[lengths[rows] > at + 8]
+    return h
