@@ -313,7 +313,9 @@ class Lake:
             folder += f"/{spec.partition}={value.isoformat()}"
         path = f"{folder}/{name}-{uuid.uuid4().hex[:12]}.parquet"
         sink = pa.BufferOutputStream()
-        pq.write_table(rows.cast(spec.schema), sink)
+        plain = set(spec.distinct_per_row)
+        dictionary = [n for n in spec.schema.names if n not in plain] if plain else True
+        pq.write_table(rows.cast(spec.schema), sink, use_dictionary=dictionary)
         data = sink.getvalue()
         with table.io.new_output(path).create(overwrite=True) as out:
             out.write(data)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import Counter
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from retail_etl.adapters.tables import Lake, from_source, on_date
@@ -138,3 +139,19 @@ def test_a_rewrite_of_rows_not_there_yet_is_rebuilt_on_a_commit_made_meanwhile(t
     mine.rewrite(REVENUE, on_date("2026-11-01"), change)
     assert seen == [0, 1]
     assert mine.read(REVENUE)["category"].to_pylist() == ["tea"]
+
+
+def test_a_part_writes_columns_distinct_per_row_without_a_dictionary(two_lakes):
+    mine, _ = two_lakes
+    rows = events("2026-11-01", *["events/dt=2026-11-01/a.csv"] * 3)
+    part = mine.write_part(lake.CURATED_EVENTS, rows, "a")
+    footer = pq.read_metadata(part.path.removeprefix("file://")).row_group(0)
+    encodings = {
+        footer.column(i).path_in_schema: footer.column(i).encodings
+        for i in range(footer.num_columns)
+    }
+    for name in lake.CURATED_EVENTS.schema.names:
+        dictionary = "RLE_DICTIONARY" in encodings[name]
+        assert dictionary == (name not in lake.CURATED_EVENTS.distinct_per_row), name
+    mine.replace(lake.CURATED_EVENTS, on_date("2026-11-01"), [part])
+    assert mine.read(lake.CURATED_EVENTS).equals(rows)
