@@ -26,9 +26,10 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-# PyIceberg's schema check before every append imports rich (it tabulates a mismatch) on
-# first use, holding the GIL in the middle of a file's first commit (0.05-0.15 s): imported
-# with the adapter instead, at the process's (the Lambda's) start.
+# PyIceberg's schema check before it writes rows itself (a copy-on-write delete that keeps
+# part of a data file) imports rich (it tabulates a mismatch) on first use, holding the GIL
+# in the middle of a commit (0.05-0.15 s): imported with the adapter instead, at the
+# process's (the Lambda's) start.
 import rich.console
 import rich.table  # noqa: F401
 from pyiceberg.catalog import Catalog
@@ -321,6 +322,22 @@ class Lake:
             out.write(data)
         return Part(path, _entry(table, path, pq.read_metadata(pa.BufferReader(data)), data.size))
 
+    def write_parts(self, spec: LakeTable, rows: pa.Table) -> list[Part]:
+        """`rows` as data files of the table, one per partition value (`write_part`): added
+        like an events file's parts, rather than through PyIceberg's append, which writes
+        the Parquet itself after a schema check that holds the GIL."""
+        if not rows.num_rows:
+            return []
+        if not spec.partition:
+            return [self.write_part(spec, rows, spec.name)]
+        column = rows[spec.partition]
+        if column.null_count:
+            raise ValueError(f"{spec.name}: rows without a {spec.partition}")
+        return [
+            self.write_part(spec, rows.filter(pc.equal(column, value)), spec.name)
+            for value in pc.unique(column)
+        ]
+
     def _writer(self, spec: LakeTable) -> Table:
         """A table as loaded once for writing parts: its location, file IO, schema and
         partitioning never change, and a file is written in many parts (one catalog round
@@ -359,7 +376,7 @@ class Lake:
                 with table.transaction() as tx:
                     tx.delete(where)
                     if new.num_rows:
-                        tx.append(new.cast(spec.schema))
+                        _add(tx, self.write_parts(spec, new))
                 return new
         raise AssertionError("unreachable")  # Retrying re-raises the last error
 
@@ -372,19 +389,16 @@ class Lake:
     ) -> None:
         """One commit: delete the rows matching `where`, add `parts` (written by `write_part`)
         and `rows`. Retried on a concurrent commit, rebuilt on the newest snapshot."""
-        parts = list(parts)
-        adding = bool(parts) or (rows is not None and rows.num_rows > 0)
+        parts = list(parts) + (self.write_parts(spec, rows) if rows is not None else [])
         for attempt in self._retrying():
             with attempt:
                 table = self.table(spec)
-                if not adding and not table.scan(row_filter=where).plan_files():
+                if not parts and not table.scan(row_filter=where).plan_files():
                     return  # nothing to remove, nothing to add: no empty snapshot
                 with table.transaction() as tx:
                     tx.delete(where)
                     if parts:
                         _add(tx, parts)
-                    if rows is not None and rows.num_rows:
-                        tx.append(rows.cast(spec.schema))
 
     # state of the catalog (the local runtime keeps it between commands) ---------------------
 
