@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -155,3 +156,22 @@ def test_a_part_writes_columns_distinct_per_row_without_a_dictionary(two_lakes):
         assert dictionary == (name not in lake.CURATED_EVENTS.distinct_per_row), name
     mine.replace(lake.CURATED_EVENTS, on_date("2026-11-01"), [part])
     assert mine.read(lake.CURATED_EVENTS).equals(rows)
+
+
+def test_a_part_is_stored_whole_through_put_when_the_lake_has_one(tmp_path):
+    stored: list[str] = []
+
+    def put(url: str, data: bytes) -> None:  # as one S3 PutObject would
+        path = Path(url.removeprefix("file://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        stored.append(url)
+
+    plain = Lake.on_disk(tmp_path, "retail")
+    plain.ensure()
+    putting = Lake(plain.catalog, plain.namespace, plain.roots, put=put)
+    rows = events("2026-11-01", "events/dt=2026-11-01/a.csv")
+    part = putting.write_part(lake.CURATED_EVENTS, rows, "a")
+    assert stored == [part.path]
+    putting.replace(lake.CURATED_EVENTS, on_date("2026-11-01"), [part])
+    assert plain.read(lake.CURATED_EVENTS).equals(rows)
