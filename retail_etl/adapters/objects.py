@@ -15,6 +15,12 @@ from typing import Any, BinaryIO, Protocol
 from botocore.exceptions import ClientError
 
 
+def split_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/key` as (bucket, key)."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 class Store(Protocol):
     """What the steps need of object storage: `ObjectStore` on S3, `FolderStore` on disk."""
 

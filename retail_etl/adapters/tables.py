@@ -55,6 +55,7 @@ from pyiceberg.types import NestedField
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from retail_etl.adapters.metadata_files import CachedMetadataFileIO
+from retail_etl.adapters.objects import ObjectStore, split_url
 from retail_etl.domain.lake import TABLES, LakeTable
 
 COMMIT_ATTEMPTS = 8
@@ -151,10 +152,16 @@ class Lake:
             "curated": f"s3://{settings.curated_bucket}",
             "analytics": f"s3://{settings.analytics_bucket}",
         }
-        s3 = boto3.Session(profile_name=profile, region_name=region).client(
-            "s3", endpoint_url=endpoint or None
+        store = ObjectStore(
+            boto3.Session(profile_name=profile, region_name=region).client(
+                "s3", endpoint_url=endpoint or None
+            )
         )
-        return cls(catalog, settings.glue_database, roots, put=_s3_put(s3))
+
+        def put(url: str, data: bytes) -> None:
+            store.put_object(*split_url(url), data)
+
+        return cls(catalog, settings.glue_database, roots, put=put)
 
     @classmethod
     def on_disk(
@@ -486,14 +493,6 @@ def _entry(table: Table, path: str, footer: pq.FileMetaData, size: int) -> Icebe
         key_metadata=None,
         **statistics.to_serialized_dict(),
     )
-
-
-def _s3_put(s3) -> Callable[[str, bytes], None]:
-    def put(url: str, data: bytes) -> None:
-        bucket, _, key = url.removeprefix("s3://").partition("/")
-        s3.put_object(Bucket=bucket, Key=key, Body=data)
-
-    return put
 
 
 def _add(tx, parts: list[Part]) -> None:

@@ -44,32 +44,30 @@ class SeenIds:
         # the first occurrences by hash: sorted, each search starts where the one before ended
         by_hash = first[order]
         rows, hashes = order[by_hash], ordered[by_hash]
-        new = ids.take(pa.array(rows))
-        known = self._known(new, hashes)
+        known = self._known(ids, rows, hashes)
         if known.any():
             first[rows[known]] = False
             rows, hashes = rows[~known], hashes[~known]
-            new = ids.take(pa.array(rows))
-        self._add(new, hashes)
+        self._add(ids.take(pa.array(rows)), hashes)
         return first
 
-    def _known(self, ids: pa.Array, hashes: np.ndarray) -> np.ndarray:
-        """Which of `ids` (distinct, with their hashes, sorted) are kept already: those whose
-        hash a run holds and whose string equals a kept id of that hash."""
-        known = np.zeros(len(ids), dtype=bool)
-        rows, positions = [], []
+    def _known(self, ids: pa.Array, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Which of `ids[rows]` (distinct, their `hashes` sorted) are kept already: those
+        whose hash a run holds and whose string equals a kept id of that hash."""
+        known = np.zeros(len(rows), dtype=bool)
+        hits, positions = [], []  # (index into rows, position among the kept ids) pairs
         for run_hashes, run_positions in self._runs:
             lo = np.searchsorted(run_hashes, hashes)
             hit = np.flatnonzero(run_hashes[np.minimum(lo, len(run_hashes) - 1)] == hashes)
             # kept ids with that hash: one, but for a collision
             counts = np.searchsorted(run_hashes, hashes[hit], side="right") - lo[hit]
-            rows.append(np.repeat(hit, counts))
+            hits.append(np.repeat(hit, counts))
             positions.append(run_positions[np.repeat(lo[hit], counts) + _ranks(counts)])
-        if rows and sum(len(r) for r in rows):
-            rows_at, kept_at = np.concatenate(rows), np.concatenate(positions)
+        if hits and sum(len(h) for h in hits):
+            hit_at, kept_at = np.concatenate(hits), np.concatenate(positions)
             kept = pa.chunked_array(self._kept, pa.string()).take(pa.array(kept_at))
-            same = pc.equal(ids.take(pa.array(rows_at)), kept).to_numpy(zero_copy_only=False)
-            known[rows_at[same]] = True
+            same = pc.equal(ids.take(pa.array(rows[hit_at])), kept)
+            known[hit_at[same.to_numpy(zero_copy_only=False)]] = True
         return known
 
     def _add(self, ids: pa.Array, hashes: np.ndarray) -> None:

@@ -46,6 +46,8 @@ _NL = 10
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
 _NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _NULL = pa.scalar(None, pa.string())
+# Python's `\s` in bytes patterns, for RE2 (whose `\s` leaves out the vertical tab)
+_RE2_SPACE = r"[ \t\n\r\x0b\x0c]"
 
 
 @dataclass(frozen=True)
@@ -677,15 +679,18 @@ def _only_keys(body: bytes, known: Iterable[bytes]) -> bool:
     """Whether every `":` of the block ends a `"key":` of `known`, with no key spaced from its
     colon: counted by RE2 inside Arrow, which releases the GIL (the same counts with
     `bytes.count` and `re` held it for about 60 ms per 8 MiB block, while the other file's
-    thread waited). Keys hold no quote, so each `":` ends at most one of them; each is quoted
-    literally (`\\Q…\\E`: a key holds no backslash) in the UTF-8 the pattern is read as."""
-    offsets = pa.array([0, len(body)], pa.int64()).buffers()[1]
-    block = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(body)])
-    if pc.count_substring_regex(block, pattern=r'"[\t\n\v\f\r ]+:')[0].as_py():  # re's \s
+    thread waited). Keys hold no quote, so each `":` ends at most one of them."""
+    block = _whole(body, pa.binary())
+    if pc.count_substring_regex(block, pattern=f'"{_RE2_SPACE}+:')[0].as_py():
         return False
-    keys = "|".join(rf"\Q{k.decode('utf-8')}\E" for k in known)
-    ours = pc.count_substring_regex(block, pattern=f'"(?:{keys})":')[0].as_py()
+    ours = pc.count_substring_regex(block, pattern=f'"(?:{_literally(known)})":')[0].as_py()
     return ours == pc.count_substring(block, pattern='":')[0].as_py()
+
+
+def _literally(keys: Iterable[bytes]) -> str:
+    """The keys as one RE2 alternation, each quoted literally (`\\Q…\\E`: a key holds no
+    backslash) in the UTF-8 the pattern is read as."""
+    return "|".join(rf"\Q{k.decode('utf-8')}\E" for k in keys)
 
 
 def _quote_numbers(body: bytes, keys: list[bytes]) -> pa.Buffer:
@@ -695,8 +700,8 @@ def _quote_numbers(body: bytes, keys: list[bytes]) -> pa.Buffer:
     white space and `,` or `}` are matched and put back (RE2 has no lookahead); they hold no
     quote, so no later match could have started inside them.
     """
-    alternatives = "|".join(rf"\Q{k.decode('utf-8')}\E" for k in keys)
-    space = r"[ \t\n\r\x0b\x0c]*"
+    alternatives = _literally(keys)
+    space = f"{_RE2_SPACE}*"
     number = _NUMBER.decode("ascii")
     pattern = rf'("(?:{alternatives})"{space}:{space})({number})({space}[,}}])'
     quoted = pc.replace_substring_regex(_whole(body, pa.binary()), pattern, r'\1"\2"\3')

@@ -22,16 +22,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from retail_etl.adapters.objects import split_url
 from retail_etl.local.states import StatesError
 
 # (data files, output folder, event date): writes OUTPUT/<aggregate>/event_date=<date>/*.parquet
 Engine = Callable[[list[str], str, str], None]
 SUCCEEDED = "SUCCEEDED"
-
-
-def _split(url: str) -> tuple[str, str]:
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 class LocalGlueJobs:
@@ -50,18 +46,18 @@ class LocalGlueJobs:
         if name not in self.jobs:
             raise StatesError("Glue.EntityNotFoundException", f"no job {name}")
         args = parameters["Arguments"]
-        bucket, key = _split(args["--manifest"])
+        bucket, key = split_url(args["--manifest"])
         manifest = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         with tempfile.TemporaryDirectory(prefix="glue-") as work:
             files = []
             for i, entry in enumerate(manifest["entries"]):
                 path = os.path.join(work, "in", f"{i}.parquet")
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                self.s3.download_file(*_split(entry["url"]), path)
+                self.s3.download_file(*split_url(entry["url"]), path)
                 files.append(path)
             output = Path(work, "out")
             self._engine(files, str(output), args["--event_date"])
-            bucket, prefix = _split(args["--output_path"])
+            bucket, prefix = split_url(args["--output_path"])
             for path in sorted(output.rglob("*")):
                 relative = path.relative_to(output).as_posix()
                 if path.is_file() and not path.name.startswith(("_", ".")):  # Spark's markers

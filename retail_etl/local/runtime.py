@@ -50,7 +50,7 @@ from retail_etl.adapters.ledger import (
     FileRecord,
     FileVersion,
 )
-from retail_etl.adapters.objects import ObjectStore
+from retail_etl.adapters.objects import ObjectStore, split_url
 from retail_etl.adapters.tables import Lake
 from retail_etl.adapters.warehouse import DuckDBWarehouse
 from retail_etl.config import Settings
@@ -413,5 +413,5 @@ class LocalPipeline:
     def _mirrored(self, url: str) -> str:
         """Where the mirror holds the object at an s3:// URL."""
         zones = {z.bucket: z for z in self.state.zones.values()}
-        bucket, _, key = url.removeprefix("s3://").partition("/")
+        bucket, key = split_url(url)
         return str(zones[bucket].path(key))
