@@ -21,3 +21,19 @@ def test_every_byte_of_an_id_reaches_its_hash(before, value):
 
 def test_an_empty_array_has_no_hashes():
     assert len(hash_ids(pa.array([], pa.string()))) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(8, 40).flatmap(
+        lambda n: st.lists(st.binary(min_size=n, max_size=n), min_size=1, max_size=20)
+    ),
+    st.integers(0, 3),
+)
+def test_ids_of_one_width_hash_as_they_do_among_ids_of_other_widths(ids, skip):
+    """Ids that all share one length take the in-place path; ids of mixed lengths take the
+    general one: an id gets the same hash either way, wherever its slice starts."""
+    skip = min(skip, len(ids) - 1)
+    one_width = pa.array([b"yyy", *ids], pa.binary()).slice(1 + skip)
+    mixed = pa.array([*ids, b"short"], pa.binary()).slice(skip)
+    assert list(hash_ids(one_width)) == list(hash_ids(mixed)[:-1])
