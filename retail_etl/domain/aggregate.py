@@ -77,8 +77,11 @@ def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
     Files are deduplicated on their own at ingest, so copies only exist when the same event
     came in two files; the expensive ordering is done for those ids only.
     """
-    if not _may_repeat(events["event_id"]):
-        return events
+    return _drop_repeated(events) if _may_repeat(events["event_id"]) else events
+
+
+def _drop_repeated(events: pa.Table) -> pa.Table:
+    """`drop_cross_file_duplicates` once the cheap check has found that ids may repeat."""
     counts = events.group_by("event_id").aggregate([("event_id", "count")])
     repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
     if not len(repeated):
@@ -191,8 +194,24 @@ def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
 
 
 def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
-    """All three aggregates for every event_date present in `events` (curated rows)."""
-    events = drop_cross_file_duplicates(events.select(list(COLUMNS)))
+    """All three aggregates for every event_date present in `events` (curated rows).
+
+    The cross-file repeat check runs beside the aggregates over every row instead of before
+    them: an event in two files is rare, so the aggregates are computed again, over the
+    deduplicated rows, only when the check finds one (both cores stay busy meanwhile)."""
+    events = events.select(list(COLUMNS))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="repeat-check") as check:
+        may_repeat = check.submit(_may_repeat, events["event_id"])
+        tables = _aggregates(events)
+    if may_repeat.result():
+        deduplicated = _drop_repeated(events)
+        if deduplicated.num_rows < events.num_rows:
+            tables = _aggregates(deduplicated)
+    return tables
+
+
+def _aggregates(events: pa.Table) -> dict[str, pa.Table]:
+    """The three aggregates over `events` as they are (no repeated event ids)."""
     # Only the columns the purchase aggregates need are copied by the filter (event ids are
     # the largest column and no aggregate needs them once duplicates are gone). Grouping
     # needs one dictionary per column: the small ones are unified, while user ids (a large
