@@ -119,7 +119,10 @@ class LocalMotoServer:
         self.server = make_server(
             "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
         )
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # stop() waits for the serving loop's next poll: 0.5 s by default, per emulated account
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()  # the socket listens already: requests queue until it serves
