@@ -10,8 +10,10 @@ live, because every freed buffer went straight back to the kernel.
 * Arrow's buffers come from jemalloc. pyarrow's default pool (mimalloc) keeps freed pages for
   reuse without limit (cleaning 5M events peaked at 1,093-1,179 MiB of RSS); jemalloc returns
   them after `JEMALLOC_DECAY_MS`, long enough that the next blocks of a file reuse them (faults
-  down to 1.0-1.1M, system time to 4 s) and short enough that the 5M run's RSS stays at
-  950-1000 MiB (a 10 s decay: 1,099 MiB).
+  down to about 1M, system time to 4 s) and short enough to keep the 5M run under its 1 GiB:
+  peaks of 936 and 952 MiB at 1 s, against 1,001-1,060 MiB at 3 s and 1,099 MiB at 10 s, in
+  the same wall time (a decay of 0: 638 MiB, but 14.9 s instead of 11.4-12.2 s). On a day the
+  machine ran three times slower, 900-923 MiB at either decay.
 * glibc (numpy's arrays, Python's large objects) gets `GLIBC_ARENAS` arenas instead of up to
   eight per core: every thread that allocates would otherwise keep an arena of freed memory
   of its own (about 200 MiB retained, not in use, at the peak of the same run).
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-JEMALLOC_DECAY_MS = 3000
+JEMALLOC_DECAY_MS = 1000
 GLIBC_ARENAS = 2
 _M_ARENA_MAX = -8  # mallopt(3)'s parameter number, from glibc's malloc.h
 
