@@ -70,18 +70,14 @@ def _has_repeat(hashes: np.ndarray) -> bool:
     return bool((hashes[1:] == hashes[:-1]).any())
 
 
-def drop_cross_file_duplicates(events: pa.Table) -> pa.Table:
+def _drop_repeated(events: pa.Table) -> pa.Table:
     """Keep one copy per event_id: the one from the first source file in key order (never
-    arrival order, so the result depends on the files alone).
+    arrival order, so the result depends on the files alone). Called once the cheap check
+    (`_may_repeat`) has found that ids may repeat.
 
     Files are deduplicated on their own at ingest, so copies only exist when the same event
     came in two files; the expensive ordering is done for those ids only.
     """
-    return _drop_repeated(events) if _may_repeat(events["event_id"]) else events
-
-
-def _drop_repeated(events: pa.Table) -> pa.Table:
-    """`drop_cross_file_duplicates` once the cheap check has found that ids may repeat."""
     counts = events.group_by("event_id").aggregate([("event_id", "count")])
     repeated = counts.filter(pc.greater(counts["event_id_count"], 1))["event_id"]
     if not len(repeated):

@@ -45,12 +45,10 @@ def hash_ids(chunk: pa.Array) -> np.ndarray:
 def _one_width(offsets: np.ndarray) -> int | None:
     """The length every id shares, if they all share one of at least eight bytes (generated
     ids, UUIDs: the common case), else None."""
-    if len(offsets) < 2:
-        return None
-    width = int(offsets[1] - offsets[0])
-    if width < 8 or int(offsets[-1] - offsets[0]) != width * (len(offsets) - 1):
-        return None
-    return width if bool((np.diff(offsets) == width).all()) else None
+    lengths = np.diff(offsets)
+    if len(lengths) and lengths[0] >= 8 and bool((lengths == lengths[0]).all()):
+        return int(lengths[0])
+    return None
 
 
 def _hash_one_width(chunk: pa.Array, offsets: np.ndarray, width: int) -> np.ndarray:
