@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 # process's (the Lambda's) start.
 import rich.console
 import rich.table  # noqa: F401
+import sqlalchemy.event
 from pyiceberg.catalog import Catalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import (
@@ -183,6 +184,8 @@ class Lake:
             warehouse=f"file://{root}/warehouse",
             **FILE_IO,
         )
+        if isinstance(catalog, SqlCatalog):
+            _write_ahead(catalog.engine)
         roots = {spec.zone: f"file://{root}/{spec.zone}" for spec in TABLES.values()}
         return cls(catalog, namespace, roots)
 
@@ -421,10 +424,12 @@ class Lake:
         for attempt in self._retrying():
             with attempt:
                 table = self.table(spec)
-                if not parts and not table.scan(row_filter=where).plan_files():
+                matched = bool(table.scan(row_filter=where).plan_files())
+                if not parts and not matched:
                     return  # nothing to remove, nothing to add: no empty snapshot
                 with table.transaction() as tx:
-                    tx.delete(where)
+                    if matched:  # else a delete would only plan the same files again
+                        tx.delete(where)
                     if parts:
                         _add(tx, parts)
 
@@ -497,6 +502,24 @@ def _entry(table: Table, path: str, footer: pq.FileMetaData, size: int) -> Icebe
         key_metadata=None,
         **statistics.to_serialized_dict(),
     )
+
+
+def _write_ahead(engine) -> None:
+    """SQLite's write-ahead log for the local catalog, synced at checkpoints rather than at
+    every commit: a commit then costs no fsync (47 ms each on this machine's disk, 12 to 15
+    per events file and its tables' creation), and readers never wait for a writer. A crash
+    of the process loses no commit; a power loss may roll the last ones back, never leaving
+    the catalog corrupt (SQLite's guarantee for WAL with synchronous=NORMAL). The pooled
+    connection the catalog opened is closed so that every connection gets the settings."""
+
+    def configure(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(engine, "connect", configure)
+    engine.dispose()
 
 
 def _add(tx, parts: list[Part]) -> None:

@@ -22,7 +22,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -35,6 +35,7 @@ import pyarrow.json as pajson
 
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.json_text import only_keys, quote_numbers, whole
 
 DEFAULT_BLOCK_BYTES = 8 << 20
 DEFAULT_MAX_LINE_BYTES = 16 << 20
@@ -44,10 +45,7 @@ _BOM = b"\xef\xbb\xbf"
 _NL = 10
 # A JSON key (a superset: text in values that looks like a key is harmless), and a bare number.
 _JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
-_NUMBER = rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _NULL = pa.scalar(None, pa.string())
-# Python's `\s` in bytes patterns, for RE2 (whose `\s` leaves out the vertical tab)
-_RE2_SPACE = r"[ \t\n\r\x0b\x0c]"
 
 
 @dataclass(frozen=True)
@@ -296,26 +294,45 @@ def iter_line_blocks(
         line_no += block.count(b"\n")
 
 
-def split_lines(data: bytes) -> pa.Array:
-    """The block's lines as an Arrow string array, without their LF or CRLF ends.
+@dataclass(frozen=True)
+class _Lines:
+    """A block's lines: its bytes, where each line starts (then where the last one ends:
+    line i is `data[bounds[i]:bounds[i + 1]]`, its line end included), and the lines as an
+    Arrow string array without their LF or CRLF ends, laid over the bytes (no line copied)."""
 
-    The array is laid over the block's bytes (offsets at each newline), so no line is copied
-    before the trim.
-    """
-    offsets = _line_bounds(data).astype(np.int32)
-    lines = pa.Array.from_buffers(
-        pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    return pc.utf8_rtrim(lines, "\r\n")
+    data: bytes
+    bounds: np.ndarray
+    text: pa.Array
 
+    @classmethod
+    def of(cls, data: bytes) -> _Lines:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL) + 1
+        if not len(data) or data[-1] != _NL:
+            ends = np.append(ends, len(data))
+        bounds = np.concatenate(([0], ends))
+        offsets = pa.py_buffer(bounds.astype(np.int32))
+        lines = pa.Array.from_buffers(
+            pa.string(), len(bounds) - 1, [None, offsets, pa.py_buffer(data)]
+        )
+        return cls(data, bounds, pc.utf8_rtrim(lines, "\r\n"))
 
-def _line_bounds(data: bytes) -> np.ndarray:
-    """Where each line of the block starts, then where the last one ends: line i is
-    `data[bounds[i]:bounds[i + 1]]`, its line end included."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL) + 1
-    if not len(data) or data[-1] != _NL:
-        ends = np.append(ends, len(data))
-    return np.concatenate(([0], ends))
+    def join(self, keep: np.ndarray) -> bytes:
+        """The kept lines as bytes, each followed by a newline (what the parsers are given).
+
+        Without a carriage return in the block, each run of kept lines is one slice of the
+        block, line ends included: a few slices joined, however many lines. Otherwise every
+        kept line is joined without its line end, as trimmed (a run would keep a CR that
+        the parsers take for a line end)."""
+        if b"\r" in self.data:
+            return _join(self.text, keep)
+        if keep.all():
+            return self.data if self.data.endswith(b"\n") or not self.data else self.data + b"\n"
+        edges = np.diff(np.concatenate(([0], keep.astype(np.int8), [0])))
+        starts = self.bounds[np.flatnonzero(edges == 1)].tolist()
+        ends = self.bounds[np.flatnonzero(edges == -1)].tolist()
+        view = memoryview(self.data)
+        out = b"".join([view[a:b] for a, b in zip(starts, ends, strict=True)])
+        return out if not out or out.endswith(b"\n") else out + b"\n"
 
 
 def _mask(values: pa.Array) -> np.ndarray:
@@ -391,7 +408,8 @@ class CsvReader:
 
     def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
         _check_utf8(data, first_line, key)
-        lines = split_lines(data)
+        block = _Lines.of(data)
+        lines = block.text
         blank = _mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
         line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
         body = data
@@ -411,7 +429,7 @@ class CsvReader:
         open_quote |= _stray_cr(lines, data)
         open_quote &= ~blank
         if open_quote.any():
-            body = _join(lines, ~blank & ~open_quote)
+            body = block.join(~blank & ~open_quote)
         rejected: list[str] = []
         table = self._parse(body, rejected, key, first_line)
         bad = open_quote
@@ -475,29 +493,30 @@ class JsonLinesReader:
         for name in names:
             self.seen.setdefault(normalize_name(name), None)
 
-    def _too_deep(self, data: bytes, lines: pa.Array) -> np.ndarray:
+    def _too_deep(self, block: _Lines) -> np.ndarray:
         """Lines nested deeper than the limit; only lines with more opening brackets than
         that are scanned (counted per line with numpy over the block's bytes)."""
-        codes = np.frombuffer(data, dtype=np.uint8)
+        codes = np.frombuffer(block.data, dtype=np.uint8)
         opening = np.flatnonzero((codes == ord("{")) | (codes == ord("[")))
         if len(opening) <= self.max_depth:
-            return np.zeros(len(lines), dtype=bool)
-        brackets = np.diff(np.searchsorted(opening, _line_bounds(data)))
+            return np.zeros(len(block.text), dtype=bool)
+        brackets = np.diff(np.searchsorted(opening, block.bounds))
         deep = brackets > self.max_depth
         for i in np.flatnonzero(deep).tolist():
-            deep[i] = json_depth(lines[i].as_py()) > self.max_depth
+            deep[i] = json_depth(block.text[i].as_py()) > self.max_depth
         return deep
 
     def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
         _check_utf8(data, first_line, key)
-        lines = split_lines(data)
+        block = _Lines.of(data)
+        lines = block.text
         trimmed = pc.utf8_trim_whitespace(lines)
         blank = _mask(pc.equal(trimmed, ""))
         if blank.all():
             return None
         line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
         # Never handed to a parser: too deep for pyarrow's stack, or split by a stray CR.
-        hostile = ~blank & (self._too_deep(data, lines) | _stray_cr(lines, data))
+        hostile = ~blank & (self._too_deep(block) | _stray_cr(lines, data))
         # A line that does not start with '{' and end with '}' cannot be an object.
         ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
         ok &= ~hostile
@@ -506,7 +525,7 @@ class JsonLinesReader:
         rows = np.flatnonzero(ok)
         row_lines = lines.take(pa.array(rows))
         try:
-            columns, row_ok = self._parse_fast(_join(lines, ok), len(rows))
+            columns, row_ok = self._parse_fast(block.join(ok), len(rows))
         except (pa.ArrowInvalid, _NeedSlowPath):
             columns, row_ok = self._parse_slow(row_lines)
         ok[rows[~row_ok]] = False
@@ -592,7 +611,7 @@ class JsonLinesReader:
                 return self._read_with(body, guessed, unexpected)
         except pa.ArrowInvalid:
             pass
-        quoted = _quote_numbers(body, spellings)
+        quoted = quote_numbers(body, spellings)
         return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]), unexpected)
 
     def _block_keys(self, body: bytes) -> list[bytes]:
@@ -608,7 +627,7 @@ class JsonLinesReader:
         if known:
             names = [normalize_name(k.decode("utf-8")) for k in known]
             contract = [n for n in names if n in self.wanted]
-            if len(contract) == len(set(contract)) and _only_keys(body, known):
+            if len(contract) == len(set(contract)) and only_keys(body, known):
                 return list(known)
         every = list(dict.fromkeys(_JSON_KEY.findall(body)))
         known.update(dict.fromkeys(every))
@@ -675,46 +694,6 @@ class _NeedSlowPath(Exception):
     pass
 
 
-def _only_keys(body: bytes, known: Iterable[bytes]) -> bool:
-    """Whether every `":` of the block ends a `"key":` of `known`, with no key spaced from its
-    colon: counted by RE2 inside Arrow, which releases the GIL (the same counts with
-    `bytes.count` and `re` held it for about 60 ms per 8 MiB block, while the other file's
-    thread waited). Keys hold no quote, so each `":` ends at most one of them."""
-    block = _whole(body, pa.binary())
-    if pc.count_substring_regex(block, pattern=f'"{_RE2_SPACE}+:')[0].as_py():
-        return False
-    ours = pc.count_substring_regex(block, pattern=f'"(?:{_literally(known)})":')[0].as_py()
-    return ours == pc.count_substring(block, pattern='":')[0].as_py()
-
-
-def _literally(keys: Iterable[bytes]) -> str:
-    """The keys as one RE2 alternation, each quoted literally (`\\Q…\\E`: a key holds no
-    backslash) in the UTF-8 the pattern is read as."""
-    return "|".join(rf"\Q{k.decode('utf-8')}\E" for k in keys)
-
-
-def _quote_numbers(body: bytes, keys: list[bytes]) -> pa.Buffer:
-    """The block with every bare number after one of `keys` in quotes (`"key": "123"`).
-
-    RE2 through Arrow, on the block's own bytes, so the GIL is free meanwhile. The trailing
-    white space and `,` or `}` are matched and put back (RE2 has no lookahead); they hold no
-    quote, so no later match could have started inside them.
-    """
-    alternatives = _literally(keys)
-    space = f"{_RE2_SPACE}*"
-    number = _NUMBER.decode("ascii")
-    pattern = rf'("(?:{alternatives})"{space}:{space})({number})({space}[,}}])'
-    quoted = pc.replace_substring_regex(_whole(body, pa.binary()), pattern, r'\1"\2"\3')
-    start, end = np.frombuffer(quoted.buffers()[1], dtype=np.int32)[:2]
-    return quoted.buffers()[2][int(start) : int(end)]
-
-
-def _whole(data: bytes, type_: pa.DataType) -> pa.Array:
-    """The block as one Arrow value, laid over its bytes (not copied), for Arrow's kernels."""
-    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int32))
-    return pa.Array.from_buffers(type_, 1, [None, offsets, pa.py_buffer(data)])
-
-
 def _arrow_type(value: object) -> pa.DataType:
     """The type to read a field as, from its first JSON value."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -726,7 +705,7 @@ def _check_utf8(data: bytes, first_line: int, key: str) -> None:
     """Reject the file at the first line that is not UTF-8. Arrow validates the block in
     place; only a block that fails is decoded, to find where."""
     try:
-        _whole(data, pa.string()).validate(full=True)
+        whole(data, pa.string()).validate(full=True)
         return
     except pa.ArrowInvalid:
         pass

@@ -3,6 +3,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -452,3 +453,21 @@ def test_a_block_is_rejected_for_encoding_exactly_when_python_cannot_decode_it(d
         assert exc.code == FileError.INVALID_ENCODING
         accepted = False
     assert accepted == decodes
+
+
+_BLOCK_LINES = st.lists(st.sampled_from(["{}", '{"a": 1}', "x,y", "", "  ", "é"]), min_size=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_BLOCK_LINES, st.booleans(), st.data())
+def test_kept_lines_are_handed_to_the_parsers_as_they_are_joined_one_by_one(
+    lines, last_newline, data
+):
+    text = ("\n".join(lines) + ("\n" if last_newline else "")).encode()
+    if not text:  # a block holds at least one byte
+        return
+    block = reading._Lines.of(text)
+    keep = data.draw(st.lists(st.booleans(), min_size=len(block.text), max_size=len(block.text)))
+    keep = np.array(keep, dtype=bool)
+    # every kept line once, in order, each followed by a newline
+    assert block.join(keep) == reading._join(block.text, keep)
