@@ -17,6 +17,10 @@ live, because every freed buffer went straight back to the kernel.
 * glibc (numpy's arrays, Python's large objects) gets `GLIBC_ARENAS` arenas instead of up to
   eight per core: every thread that allocates would otherwise keep an arena of freed memory
   of its own (about 200 MiB retained, not in use, at the peak of the same run).
+* Python's cyclic collector scans every tracked object at each full collection: the objects
+  alive at start (the modules imported, about 160k) are frozen out of its scans. A full
+  collection in the middle of an ingest held the GIL for 0.15 s (both threads stopped);
+  ingesting 1M events spent 0.18-0.19 s in collections, 0.02-0.03 s with them frozen.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import platform
 from dataclasses import dataclass
 
@@ -41,16 +46,21 @@ class MemorySetup:
     arrow_pool: str  # the backend of Arrow's default pool
     jemalloc_decay_ms: int | None  # None: pyarrow built without jemalloc
     glibc_arenas: int | None  # None: not glibc (macOS, musl)
+    frozen_objects: int  # objects the cyclic collector no longer scans
 
 
 def configure_memory() -> MemorySetup:
-    """Choose jemalloc for Arrow and bound glibc's arenas; call it before starting threads."""
+    """Choose jemalloc for Arrow, bound glibc's arenas and freeze the objects alive so far out
+    of the cyclic collector's scans; call it after the imports, before starting threads."""
     decay = None
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
         decay = JEMALLOC_DECAY_MS
-    return MemorySetup(pa.default_memory_pool().backend_name, decay, _bound_glibc_arenas())
+    gc.freeze()
+    return MemorySetup(
+        pa.default_memory_pool().backend_name, decay, _bound_glibc_arenas(), gc.get_freeze_count()
+    )
 
 
 def _bound_glibc_arenas() -> int | None:

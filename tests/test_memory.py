@@ -1,3 +1,4 @@
+import gc
 import platform
 
 import pyarrow as pa
@@ -20,3 +21,12 @@ def test_glibc_arenas_are_bounded_where_glibc_allocates():
     setup = configure_memory()
     on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert setup.glibc_arenas == (GLIBC_ARENAS if on_glibc else None)
+
+
+def test_objects_alive_at_start_are_left_out_of_the_collectors_scans():
+    module_objects = len(gc.get_objects())
+    setup = configure_memory()
+    assert setup.frozen_objects == gc.get_freeze_count() >= module_objects
+    scanned = len(gc.get_objects())
+    later = [[] for _ in range(10)]  # objects made afterwards are scanned as usual
+    assert len(gc.get_objects()) >= scanned + len(later)
