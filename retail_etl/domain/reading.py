@@ -35,7 +35,7 @@ import pyarrow.json as pajson
 
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
-from retail_etl.domain.json_text import only_keys, quote_numbers, whole
+from retail_etl.domain.json_text import KEY, keys, only_keys, quote_numbers, whole
 
 DEFAULT_BLOCK_BYTES = 8 << 20
 DEFAULT_MAX_LINE_BYTES = 16 << 20
@@ -43,8 +43,6 @@ _CR = 13
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BOM = b"\xef\xbb\xbf"
 _NL = 10
-# A JSON key (a superset: text in values that looks like a key is harmless), and a bare number.
-_JSON_KEY = re.compile(rb'"([^"\\\n]{1,64})"\s*:')
 _NULL = pa.scalar(None, pa.string())
 
 
@@ -634,13 +632,14 @@ class JsonLinesReader:
         return self._read_with(quoted, pa.schema([(n, pa.string()) for n in names]), unexpected)
 
     def _block_keys(self, body: bytes) -> list[bytes]:
-        """Every key `_JSON_KEY` finds in the block: those keys in order of first appearance,
-        or every key met so far in the file when the block is known to use no other.
+        """Every key `json_text.KEY` finds in the block: those keys in order of first
+        appearance (`json_text.keys`), or every key met so far in the file when the block is
+        known to use no other.
 
         That is known by counting: each `":` ends at most one `"key":` of the keys met (keys
         hold no quote), so the counts agree only if every key is one of them. It is used only
         with one spelling per contract key among them (their order then cannot matter); the
-        regex runs on the other blocks.
+        other blocks are scanned.
         """
         known = self._keys
         if known:
@@ -648,7 +647,9 @@ class JsonLinesReader:
             contract = [n for n in names if n in self.wanted]
             if len(contract) == len(set(contract)) and only_keys(body, known):
                 return list(known)
-        every = list(dict.fromkeys(_JSON_KEY.findall(body)))
+        every = keys(body)
+        if every is None:  # a rare form: the regex itself
+            every = list(dict.fromkeys(KEY.findall(body)))
         known.update(dict.fromkeys(every))
         return every
 
