@@ -115,7 +115,10 @@ class Chunk:
     columns: dict[str, pa.Array]
     line_numbers: np.ndarray  # int64, one per row of `columns`
     malformed_lines: list[tuple[int, str]]  # (line number, raw text)
-    _raw: pa.Array  # the text of each row's line
+    # the text of every line of the block, and each row's line among them: a row's raw text
+    # is taken only when it is quarantined, not copied for every row
+    _lines: pa.Array
+    _rows: np.ndarray
     # every column name (normalized) the file has so far: the CSV header, the JSON keys
     names: tuple[str, ...] = ()
 
@@ -125,13 +128,17 @@ class Chunk:
 
     def raw_records(self, rows: np.ndarray) -> pa.Array:
         """The original text of the given rows, as written (for quarantine)."""
-        return self._raw.take(pa.array(rows, type=pa.int64()))
+        return self._lines.take(pa.array(self._rows[rows], type=pa.int64()))
 
     def select(self, rows: np.ndarray, columns: dict[str, pa.Array]) -> Chunk:
         """The given rows only, with `columns` (already of those rows) as its columns."""
-        take = pa.array(rows, type=pa.int64())
         return Chunk(
-            columns, self.line_numbers[rows], self.malformed_lines, self._raw.take(take), self.names
+            columns,
+            self.line_numbers[rows],
+            self.malformed_lines,
+            self._lines,
+            self._rows[rows],
+            self.names,
         )
 
 
@@ -462,7 +469,8 @@ class CsvReader:
             columns,
             line_numbers[rows],
             _malformed(lines, bad, line_numbers),
-            lines.take(rows),
+            lines,
+            rows,
             names,
         )
 
@@ -540,11 +548,10 @@ class JsonLinesReader:
         for i in np.flatnonzero(~blank & ~ok & ~hostile).tolist():
             ok[i] = _json_object(lines[i].as_py()) is not None
         rows = np.flatnonzero(ok)
-        row_lines = lines.take(pa.array(rows))
         try:
             columns, row_ok = self._parse_fast(block.join(ok), len(rows))
         except (pa.ArrowInvalid, _NeedSlowPath):
-            columns, row_ok = self._parse_slow(row_lines)
+            columns, row_ok = self._parse_slow(lines.take(pa.array(rows)))
         ok[rows[~row_ok]] = False
         keep = pa.array(row_ok)
         columns = {n: a.filter(keep) for n, a in columns.items()}
@@ -552,7 +559,8 @@ class JsonLinesReader:
             columns,
             line_numbers[rows[row_ok]],
             _malformed(lines, ~blank & ~ok, line_numbers),
-            row_lines.filter(keep),
+            lines,
+            rows[row_ok],
             tuple(self.seen),
         )
 
