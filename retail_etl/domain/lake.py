@@ -56,9 +56,11 @@ AGGREGATES = {
     name: LakeTable(name, "analytics", f"aggregates/{name}", schema, "event_date")
     for name, schema in c.AGGREGATES.items()
 }
-TABLES: dict[str, LakeTable] = {
+# the tables dropped files are ingested into; the daily step writes the aggregates
+INGESTED: dict[str, LakeTable] = {
     t.name: t for t in (CURATED_EVENTS, PARKED_EVENTS, QUARANTINE, PRODUCT_HISTORY)
-} | AGGREGATES
+}
+TABLES: dict[str, LakeTable] = INGESTED | AGGREGATES
 # Manifests listing a date's data files for Redshift COPY, and the Glue job's output before
 # the following step commits it.
 MANIFESTS_PREFIX = "_manifests"
