@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,7 +26,6 @@ from retail_etl.domain.reading import (
     text_column,
 )
 from retail_etl.domain.report import FileReport
-from retail_etl.domain.siphash import siphash
 from retail_etl.domain.timestamps import parse_timestamps
 
 Reason = c.Reason
@@ -67,8 +67,11 @@ def _hex_ids(h1: np.ndarray, h2: np.ndarray) -> pa.Array:
 
 def _fingerprints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit SipHash values per string: a 128-bit content fingerprint."""
-    first, second = siphash(values, [b"retail-etl-ids-1", b"retail-etl-ids-2"])
-    return first, second
+    objects = values.to_numpy(zero_copy_only=False)
+    return (
+        pd.util.hash_array(objects, hash_key="retail-etl-ids-1", categorize=False),
+        pd.util.hash_array(objects, hash_key="retail-etl-ids-2", categorize=False),
+    )
 
 
 def derive_ids(user, product, event_type, micros: np.ndarray, quantity, session) -> pa.Array:
