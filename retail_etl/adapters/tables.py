@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 # process's (the Lambda's) start.
 import rich.console
 import rich.table  # noqa: F401
-import sqlalchemy.event
 from pyiceberg.catalog import Catalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import (
@@ -511,6 +510,8 @@ def _write_ahead(engine) -> None:
     of the process loses no commit; a power loss may roll the last ones back, never leaving
     the catalog corrupt (SQLite's guarantee for WAL with synchronous=NORMAL). The pooled
     connection the catalog opened is closed so that every connection gets the settings."""
+
+    import sqlalchemy.event  # with the SQL catalog only: the Lambdas never load SQLAlchemy
 
     def configure(connection, _record) -> None:
         cursor = connection.cursor()
