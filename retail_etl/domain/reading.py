@@ -211,9 +211,10 @@ def _line_ends_cr_only(data: bytes, final: bool) -> bool | None:
 def _read_into(stream, view: memoryview, key: str) -> int:
     """Fill `view` from the stream (fewer bytes only at its end); how many bytes came."""
     filled = 0
+    direct = hasattr(stream, "readinto")  # else (a transcoding stream) read and copied
     try:
         while filled < len(view):
-            if hasattr(stream, "readinto"):
+            if direct:
                 got = stream.readinto(view[filled:])
             else:
                 data = stream.read(len(view) - filled)
