@@ -44,6 +44,7 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BOM = b"\xef\xbb\xbf"
 _NL = 10
 _NULL = pa.scalar(None, pa.string())
+_GUESS_LINES = 64  # lines looked at to guess a JSON key's type (`_first_values`)
 
 
 @dataclass(frozen=True)
@@ -624,11 +625,7 @@ class JsonLinesReader:
         """The block's values of these keys, as text (steps 2 and 3 of `_read_json`);
         `unexpected` is what pyarrow does with any other key ("ignore" or "infer")."""
         names = [k.decode("utf-8") for k in spellings]
-        try:
-            first = json.loads(body[: body.find(b"\n")])
-        except ValueError:
-            first = {}
-        first = first if isinstance(first, dict) else {}
+        first = _first_values(body, names)
         guessed = pa.schema([(n, _arrow_type(first.get(n))) for n in names])
         if all(t == pa.string() for t in guessed.types):
             guessed = None
@@ -721,6 +718,26 @@ class JsonLinesReader:
 
 class _NeedSlowPath(Exception):
     pass
+
+
+def _first_values(body: bytes, names: list[str], lines: int = _GUESS_LINES) -> dict:
+    """The first non-null value of each key among the block's first lines: a key absent or
+    null on the first line (an optional quantity) is still guessed by its JSON type, so an
+    integer column is read as integers rather than every number quoted (`quote_numbers`)."""
+    found: dict = {}
+    start = 0
+    for _ in range(lines):
+        end = body.find(b"\n", start)
+        try:
+            obj = json.loads(body[start : end if end >= 0 else len(body)])
+        except (ValueError, RecursionError):
+            obj = None
+        if isinstance(obj, dict):
+            found |= {n: obj[n] for n in names if n not in found and obj.get(n) is not None}
+        if end < 0 or len(found) == len(names):
+            break
+        start = end + 1
+    return found
 
 
 def _arrow_type(value: object) -> pa.DataType:

@@ -288,6 +288,30 @@ def test_json_numbers_are_read_as_written_whether_or_not_a_column_mixes_types():
     assert read(uniform, key="e/x.jsonl")[0] == [(1, ("1793491202", "2.0", None))]
 
 
+@pytest.mark.parametrize(
+    ("block", "quoted"),
+    [
+        (b'{"o": {}}\n{"b": 7, "o": []}\n', False),
+        (b'{"o": {}}\n{"b": 7, "o": []}\n{"b": "8"}\n', True),
+    ],
+)
+def test_a_key_absent_from_a_blocks_first_line_is_guessed_by_its_first_value(
+    block, quoted, monkeypatch
+):
+    """The integers of a key the block's first line lacks are read as integers, their digits
+    exact; only a key whose values mix JSON types has its numbers quoted."""
+    bodies = []
+    quote_numbers = reading.quote_numbers
+    monkeypatch.setattr(
+        reading, "quote_numbers", lambda b, k: bodies.append(b) or quote_numbers(b, k)
+    )
+    # the second block's other key changes type: the third is read after a key scan
+    data = _mixed_blocks(b'{"a": 3, "o": [1]}\n{"a": 4, "o": {}}\n', block)
+    rows, _ = read(data, key="e/x.jsonl", block_bytes=40)
+    assert [r for _, r in rows][4:6] == [(None, None, None), (None, "7", None)]
+    assert any(b'"b": 7' in body for body in bodies) == quoted
+
+
 def test_a_number_inside_a_string_value_is_left_alone():
     data = b'{"a": "x\\": 5, y", "b": 3}\n{"a": "z", "b": "w"}\n'
     rows, malformed = read(data, key="e/x.jsonl")
