@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
@@ -426,11 +428,21 @@ def seen_products(batches: list[pa.Table], key: str, ingested_at_us: int) -> Pro
 
 
 def _by_date(table: pa.Table) -> Iterator[pa.Table]:
+    """The table's rows per event date, in file order within a date. The cleaner gives them
+    grouped by date: the largest date is then a slice of the table (no copy) and only the
+    others (late events, a few) are copied, so a small date's rows waiting for their part do
+    not keep the whole batch in memory."""
     if not table.num_rows:
         return
-    dates = table["event_date"]
-    for day in pc.unique(dates).to_pylist():
-        yield table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+    days = table["event_date"].cast(pa.int32()).to_numpy()
+    if (np.diff(days) < 0).any():  # not grouped: one stable reorder
+        order = np.argsort(days, kind="stable")
+        table, days = table.take(pa.array(order)), days[order]
+    bounds = [0, *(np.flatnonzero(np.diff(days)) + 1).tolist(), len(days)]
+    largest = int(np.argmax(np.diff(bounds)))
+    for i, (start, end) in enumerate(itertools.pairwise(bounds)):
+        rows = table.slice(start, end - start)
+        yield rows if i == largest else rows.take(pa.array(np.arange(end - start)))
 
 
 def _dates(table: pa.Table) -> set[dt.date]:

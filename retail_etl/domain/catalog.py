@@ -125,8 +125,12 @@ class ProductHistory:
         return out
 
     def attributes(self, rows: np.ndarray) -> tuple[pa.Array, pa.Array, np.ndarray]:
-        """Name, category and price in cents of the given history rows: taken by Arrow from
-        the history's text converted once (not string by string for every event)."""
+        """Name, category and price in cents of the given history rows."""
+        return (*self.texts(rows), self.price_cents(rows))
+
+    def texts(self, rows: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """Name and category of the given history rows: taken by Arrow from the history's
+        text converted once (not string by string for every event)."""
         if self._text is None:
             df = self._df
             self._text = (
@@ -135,7 +139,12 @@ class ProductHistory:
             )
         names, categories = self._text
         take = pa.array(rows, type=pa.int64())
-        return names.take(take), categories.take(take), self._df["price_cents"].to_numpy()[rows]
+        return names.take(take), categories.take(take)
+
+    def price_cents(self, rows: np.ndarray) -> np.ndarray:
+        """Price in cents of the given history rows; 0 for a row of -1 (product unknown)."""
+        prices = self._df["price_cents"].to_numpy()
+        return np.where(rows >= 0, prices[np.maximum(rows, 0)], 0) if len(prices) else rows * 0
 
     def own_priced(self, source_files: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Which events carry their own product (their file, an events key, has versions

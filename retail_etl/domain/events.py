@@ -93,12 +93,12 @@ def enriched(events: pa.Table, history: ProductHistory, rows: np.ndarray) -> pa.
     return _enriched(events, *history.attributes(rows))
 
 
-def revenue_fits(events: pa.Table, price_cents: np.ndarray) -> np.ndarray:
+def revenue_fits(event_type, quantity: np.ndarray, price_cents: np.ndarray) -> np.ndarray:
     """Which events' revenue (purchases: price x quantity) decimal(14,2) can hold; a price
     in the history always fits decimal(12,2), but 10,000 of one need not fit the revenue."""
-    quantity = events["quantity"].to_numpy().astype(np.int64)
-    purchase = pc.equal(events["event_type"], "purchase").to_numpy(zero_copy_only=False)
-    return ~purchase | fits(price_cents * quantity, c.REVENUE)
+    purchase = pc.fill_null(pc.equal(event_type, "purchase"), False)
+    revenue = price_cents * quantity.astype(np.int64)
+    return ~purchase.to_numpy(zero_copy_only=False) | fits(revenue, c.REVENUE)
 
 
 def _enriched(events: pa.Table, names, categories, price_cents: np.ndarray) -> pa.Table:
@@ -124,7 +124,8 @@ def release_parked(parked: pa.Table, history: ProductHistory) -> tuple[pa.Table,
     rows = history.lookup(parked["product_id"], days)
     known = np.flatnonzero(rows >= 0)
     names, categories, price = history.attributes(rows[known])
-    ok = revenue_fits(parked.take(pa.array(known)), price)
+    known_parked = parked.take(pa.array(known))
+    ok = revenue_fits(known_parked["event_type"], known_parked["quantity"].to_numpy(), price)
     release = np.zeros(len(rows), dtype=bool)
     release[known[ok]] = True
     keep = pa.array(ok)
@@ -201,57 +202,73 @@ class EventsCleaner:
             flag(missing(text_column(chunk, "category")), Reason.MISSING_CATEGORY)
 
         ok = np.flatnonzero(reason == 0)
-        take = pa.array(ok)
-        user_ok, product_ok = user.take(take), product.take(take)
-        type_ok, session_ok = event_type.take(take), text_column(chunk, "session_id").take(take)
-        ids = text_column(chunk, "event_id").take(take)
+        session = text_column(chunk, "session_id")
+        ids = text_column(chunk, "event_id").take(pa.array(ok))
         if ids.null_count:
-            derived = derive_ids(user_ok, product_ok, type_ok, micros[ok], quantity[ok], session_ok)
+            at = pa.array(ok)
+            derived = derive_ids(
+                user.take(at),
+                product.take(at),
+                event_type.take(at),
+                micros[ok],
+                quantity[ok],
+                session.take(at),
+            )
             ids = pc.coalesce(ids, derived)
         first = self.seen.first_occurrences(ids)
         self.report.rows_duplicate += int((~first).sum())
 
-        kept = ok[first]
-        days = micros[kept] // US_PER_DAY
+        kept_in_ok = np.flatnonzero(first)  # positions within `ok` (and `ids`)
+        kept = ok[kept_in_ok]
         if self.own_prices:
             history_rows = np.zeros(len(kept), dtype=np.int64)
-        else:
-            history_rows = self.history.lookup(product_ok.filter(pa.array(first)), days)
-        known = history_rows >= 0
-        unknown_rows = kept[~known]
-        reason[unknown_rows] = _CODES[Reason.UNKNOWN_PRODUCT]
-
-        kept_in_ok = np.flatnonzero(first)  # positions within `ok`
-        cleaned = pa.table(
-            {
-                "event_id": ids.take(pa.array(kept_in_ok)),
-                "event_type": type_ok.take(pa.array(kept_in_ok)),
-                "event_ts": pa.array(micros[kept], type=pa.int64()).cast(c.UTC_US),
-                "event_date": pa.array(days.astype(np.int32)).cast(pa.date32()),
-                "user_id": user_ok.take(pa.array(kept_in_ok)),
-                "product_id": product_ok.take(pa.array(kept_in_ok)),
-                "session_id": session_ok.take(pa.array(kept_in_ok)),
-                "quantity": pa.array(quantity[kept].astype(np.int32)),
-                "source_file": pa.repeat(pa.scalar(self.key, pa.string()), len(kept)),
-                "line_number": pa.array(chunk.line_numbers[kept]),
-                "ingested_at": pa.array(np.full(len(kept), self.ingested_at_us)).cast(c.UTC_US),
-            },
-            schema=c.PARKED_EVENTS,
-        )
-        if self.own_prices:
-            rows = pa.array(kept, type=pa.int64())
-            names = text_column(chunk, "product_name").take(rows)
-            categories = text_column(chunk, "category").take(rows)
             price = own_cents[kept]
         else:
-            names, categories, price = self.history.attributes(history_rows[known])
-        known_events = cleaned.filter(pa.array(known))
-        in_range = revenue_fits(known_events, price)
-        reason[kept[np.flatnonzero(known)[~in_range]]] = _CODES[Reason.AMOUNT_OUT_OF_RANGE]
-        keep = pa.array(in_range)
-        curated = _enriched(
-            known_events.filter(keep), names.filter(keep), categories.filter(keep), price[in_range]
-        )
+            history_rows = self.history.lookup(
+                product.take(pa.array(kept)), micros[kept] // US_PER_DAY
+            )
+            price = self.history.price_cents(history_rows)
+        known = history_rows >= 0
+        reason[kept[~known]] = _CODES[Reason.UNKNOWN_PRODUCT]
+        in_range = known & revenue_fits(event_type.take(pa.array(kept)), quantity[kept], price)
+        reason[kept[known & ~in_range]] = _CODES[Reason.AMOUNT_OUT_OF_RANGE]
+
+        def cleaned(at: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+            """The cleaned events (PARKED_EVENTS) at these positions among the kept rows,
+            taken once from the chunk's columns and grouped by event date (file order within
+            a date, so each date is one slice); and the positions in that order."""
+            days = micros[kept[at]] // US_PER_DAY
+            if len(days) > 1 and (np.diff(days) < 0).any():
+                order = np.argsort(days, kind="stable")
+                at, days = at[order], days[order]
+            rows = kept[at]
+            take = pa.array(rows)
+            table = pa.table(
+                {
+                    "event_id": ids.take(pa.array(kept_in_ok[at])),
+                    "event_type": event_type.take(take),
+                    "event_ts": pa.array(micros[rows], type=pa.int64()).cast(c.UTC_US),
+                    "event_date": pa.array(days.astype(np.int32)).cast(pa.date32()),
+                    "user_id": user.take(take),
+                    "product_id": product.take(take),
+                    "session_id": session.take(take),
+                    "quantity": pa.array(quantity[rows].astype(np.int32)),
+                    "source_file": pa.repeat(pa.scalar(self.key, pa.string()), len(rows)),
+                    "line_number": pa.array(chunk.line_numbers[rows]),
+                    "ingested_at": pa.array(np.full(len(rows), self.ingested_at_us)).cast(c.UTC_US),
+                },
+                schema=c.PARKED_EVENTS,
+            )
+            return table, at
+
+        good, at = cleaned(np.flatnonzero(in_range))
+        if self.own_prices:
+            rows = pa.array(kept[at])
+            names = text_column(chunk, "product_name").take(rows)
+            categories = text_column(chunk, "category").take(rows)
+        else:
+            names, categories = self.history.texts(history_rows[at])
+        curated = _enriched(good, names, categories, price[at])
         products = None
         if self.own_prices:
             products = pa.table(
@@ -259,13 +276,14 @@ class EventsCleaner:
                     "product_id": curated["product_id"],
                     "product_name": curated["product_name"],
                     "category": curated["category"],
-                    "price_cents": pa.array(price[in_range], type=pa.int64()),
+                    "price_cents": pa.array(price[at], type=pa.int64()),
                     "event_date": curated["event_date"],
                 }
             )
         quarantine = self._quarantine(chunk, reason, product, micros, has_time)
         self._count(chunk, reason, curated)
-        return EventsBatch(curated, quarantine, cleaned.filter(pa.array(~known)), products)
+        parked, _ = cleaned(np.flatnonzero(~known))
+        return EventsBatch(curated, quarantine, parked, products)
 
     def _quarantine(self, chunk, reason, product, micros, has_time) -> pa.Table:
         rows = np.flatnonzero(reason != 0)

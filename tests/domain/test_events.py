@@ -139,9 +139,11 @@ def test_late_events_land_in_their_own_dates(catalog):
         "e3,U1,P1,view,2026-10-31T23:30:00-01:00,,",
     ]
     report, curated, _ = clean_text(HEADER + "\n".join(rows), catalog)
+    # grouped by date (each date's rows one slice of the batch), in file order within one
+    assert curated["event_id"].to_pylist() == ["e2", "e1", "e3"]
     assert curated["event_date"].to_pylist() == [
-        dt.date(2026, 11, 1),
         dt.date(2026, 10, 29),
+        dt.date(2026, 11, 1),
         dt.date(2026, 11, 1),
     ]
     assert report.event_dates == {dt.date(2026, 11, 1), dt.date(2026, 10, 29)}

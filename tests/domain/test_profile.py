@@ -139,7 +139,8 @@ def test_naive_times_are_in_the_profile_zone_and_zoned_ones_keep_their_offset():
         "u1,p1,view,yesterday\n"
     )
     _, parked, quarantine = run(text, prof)
-    assert [r["event_ts"].isoformat() for r in parked] == [
+    in_file_order = sorted(parked, key=lambda r: r["line_number"])
+    assert [r["event_ts"].isoformat() for r in in_file_order] == [
         "2026-07-01T16:00:00+00:00",
         "2026-12-01T17:00:00+00:00",
         "2026-07-01T10:00:00+00:00",
