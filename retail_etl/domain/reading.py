@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
@@ -44,6 +45,7 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BOM = b"\xef\xbb\xbf"
 _NL = 10
 _NULL = pa.scalar(None, pa.string())
+_SPACE_CHAR, _DEL = 32, 127  # a line starting between them holds a printable character
 _GUESS_LINES = 64  # lines looked at to guess a JSON key's type (`_first_values`)
 
 
@@ -116,9 +118,9 @@ class Chunk:
     columns: dict[str, pa.Array]
     line_numbers: np.ndarray  # int64, one per row of `columns`
     malformed_lines: list[tuple[int, str]]  # (line number, raw text)
-    # the text of every line of the block, and each row's line among them: a row's raw text
-    # is taken only when it is quarantined, not copied for every row
-    _lines: pa.Array
+    # the block's lines, and each row's line among them: a row's raw text is taken only
+    # when it is quarantined, not copied for every row
+    _lines: _Lines
     _rows: np.ndarray
     # every column name (normalized) the file has so far: the CSV header, the JSON keys
     names: tuple[str, ...] = ()
@@ -129,7 +131,7 @@ class Chunk:
 
     def raw_records(self, rows: np.ndarray) -> pa.Array:
         """The original text of the given rows, as written (for quarantine)."""
-        return self._lines.take(pa.array(self._rows[rows], type=pa.int64()))
+        return self._lines.at(self._rows[rows])
 
     def select(self, rows: np.ndarray, columns: dict[str, pa.Array]) -> Chunk:
         """The given rows only, with `columns` (already of those rows) as its columns."""
@@ -256,8 +258,8 @@ def iter_line_blocks(
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     limits: ReadLimits = DEFAULT_LIMITS,
     encoding: str = "utf-8",
-) -> Iterator[tuple[int, bytearray]]:
-    """Yield (number of the block's first line, bytes of whole lines) with bounded size.
+) -> Iterator[tuple[int, _Lines]]:
+    """Yield (number of the block's first line, the block's whole lines) with bounded size.
 
     Lines end with LF (or CRLF); when a file's first line end is a bare CR, every CR is one.
     """
@@ -302,7 +304,7 @@ def iter_line_blocks(
             if buf:
                 if len(buf) > limits.max_line_bytes:
                     raise _too_long(key, line_no, limits)
-                yield line_no, buf
+                yield line_no, _Lines.of(buf)
             return
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -313,34 +315,115 @@ def iter_line_blocks(
         carry = bytes(buf[cut + 1 :])
         del buf[cut + 1 :]
         _check_line_lengths(buf, line_no, key, limits)
-        lines = int(np.count_nonzero(np.frombuffer(buf, dtype=np.uint8) == _NL))
+        block = _Lines.of(buf)
         if len(carry) > limits.max_line_bytes:
-            raise _too_long(key, line_no + lines, limits)
-        yield line_no, buf
-        line_no += lines
+            raise _too_long(key, line_no + len(block), limits)
+        yield line_no, block
+        line_no += len(block)
 
 
 @dataclass(frozen=True)
 class _Lines:
-    """A block's lines: its bytes, where each line starts (then where the last one ends:
-    line i is `data[bounds[i]:bounds[i + 1]]`, its line end included), and the lines as an
-    Arrow string array without their LF or CRLF ends, laid over the bytes (no line copied)."""
+    """A block's lines: its bytes and where each line starts (then where the last one ends:
+    line i is `data[bounds[i]:bounds[i + 1]]`, its line end included).
+
+    Their text without the LF or CRLF ends (`text`, `at`) is made only where it is needed:
+    the checks every line goes through look at the bytes with numpy (`first_bytes`,
+    `last_bytes`), and only the lines those cannot settle are trimmed and looked at by
+    Arrow (trimming a whole 8 MiB block costs 5-10 ms, and a block has several checks)."""
 
     data: bytes
     bounds: np.ndarray
-    text: pa.Array
 
     @classmethod
     def of(cls, data: bytes) -> _Lines:
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL) + 1
-        if not len(data) or data[-1] != _NL:
+        if len(data) and data[-1] != _NL:
             ends = np.append(ends, len(data))
-        bounds = np.concatenate(([0], ends))
-        offsets = pa.py_buffer(bounds.astype(np.int32))
-        lines = pa.Array.from_buffers(
-            pa.string(), len(bounds) - 1, [None, offsets, pa.py_buffer(data)]
+        return cls(data, np.concatenate(([0], ends)))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    @functools.cached_property
+    def has_cr(self) -> bool:
+        return b"\r" in self.data
+
+    @functools.cached_property
+    def raw(self) -> pa.Array:
+        """Every line with its line end, laid over the block's bytes (no line copied)."""
+        offsets = pa.py_buffer(self.bounds.astype(np.int32))
+        return pa.Array.from_buffers(
+            pa.string(), len(self), [None, offsets, pa.py_buffer(self.data)]
         )
-        return cls(data, bounds, pc.utf8_rtrim(lines, "\r\n"))
+
+    @functools.cached_property
+    def text(self) -> pa.Array:
+        """Every line without its line end (and the CRs before it)."""
+        return pc.utf8_rtrim(self.raw, "\r\n")
+
+    def at(self, rows: np.ndarray) -> pa.Array:
+        """The text of the given lines (as `text` has them)."""
+        if len(rows) == len(self) and (rows == np.arange(len(self))).all():
+            return self.text
+        return pc.utf8_rtrim(self.raw.take(pa.array(rows, type=pa.int64())), "\r\n")
+
+    def among(self, texts: pa.Array) -> np.ndarray:
+        """Lines whose text is one of `texts`: only the lines of one of their lengths are
+        compared."""
+        lengths = self.ends - self.bounds[:-1]
+        rows = np.flatnonzero(np.isin(lengths, pc.binary_length(texts).to_numpy()))
+        hit = np.zeros(len(self), dtype=bool)
+        hit[rows] = _mask(pc.is_in(self.at(rows), value_set=texts))
+        return hit
+
+    def line(self, i: int) -> str:
+        return self.at(np.array([i]))[0].as_py()
+
+    def first_bytes(self) -> np.ndarray:
+        """Each line's first byte (its line end for an empty line)."""
+        return np.frombuffer(self.data, dtype=np.uint8)[self.bounds[:-1]]
+
+    @functools.cached_property
+    def ends(self) -> np.ndarray:
+        """Where each line's text ends: before its LF and the CRs ahead of it (what `text`
+        trims), found by stepping back over those bytes for the lines that still end in one."""
+        codes = np.frombuffer(self.data, dtype=np.uint8)
+        ends, starts = self.bounds[1:].copy(), self.bounds[:-1]
+        rows = np.arange(len(self))
+        while len(rows):
+            rows = rows[ends[rows] > starts[rows]]
+            last = codes[ends[rows] - 1]
+            rows = rows[(last == _NL) | (last == _CR)]
+            ends[rows] -= 1
+        return ends
+
+    def last_bytes(self) -> np.ndarray:
+        """Each line's last byte before its line end (its first byte for an empty line)."""
+        codes = np.frombuffer(self.data, dtype=np.uint8)
+        return codes[np.maximum(self.ends - 1, self.bounds[:-1])]
+
+    def blank(self) -> np.ndarray:
+        """Lines of white space only. A line starting with a printable ASCII character is not
+        blank: only the others (a few) are trimmed to be sure."""
+        first = self.first_bytes()
+        maybe = np.flatnonzero((first <= _SPACE_CHAR) | (first >= _DEL))
+        blank = np.zeros(len(self), dtype=bool)
+        blank[maybe] = _mask(pc.equal(pc.utf8_trim_whitespace(self.at(maybe)), ""))
+        return blank
+
+    def stray_cr(self) -> np.ndarray:
+        """Lines holding a carriage return that does not end them (pyarrow's parsers would take
+        it for a line end and shift every record after it): a CR followed by anything but a
+        CR or LF. A block of LF line ends without any CR, the usual case, is not scanned."""
+        stray = np.zeros(len(self), dtype=bool)
+        if not self.has_cr:
+            return stray
+        codes = np.frombuffer(self.data, dtype=np.uint8)
+        after = np.flatnonzero(codes[:-1] == _CR) + 1
+        after = after[(codes[after] != _CR) & (codes[after] != _NL)]
+        stray[np.searchsorted(self.bounds, after, side="right") - 1] = True
+        return stray
 
     def join(self, keep: np.ndarray) -> bytes:
         """The kept lines as bytes, each followed by a newline (what the parsers are given).
@@ -349,7 +432,7 @@ class _Lines:
         block, line ends included: a few slices joined, however many lines. Otherwise every
         kept line is joined without its line end, as trimmed (a run would keep a CR that
         the parsers take for a line end)."""
-        if b"\r" in self.data:
+        if self.has_cr:
             return _join(self.text, keep)
         if keep.all():
             return self.data if self.data.endswith(b"\n") or not self.data else self.data + b"\n"
@@ -365,18 +448,9 @@ def _mask(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
 
 
-def _stray_cr(lines: pa.Array, data: bytes) -> np.ndarray:
-    """Lines holding a carriage return that does not end them (pyarrow's parsers would take
-    it for a line end and shift every record after it). A block of LF line ends without any
-    CR, the usual case, is not scanned line by line."""
-    if b"\r" not in data:
-        return np.zeros(len(lines), dtype=bool)
-    return _mask(pc.match_substring(lines, "\r"))
-
-
-def _malformed(lines: pa.Array, bad: np.ndarray, line_numbers: np.ndarray):
+def _malformed(lines: _Lines, bad: np.ndarray, line_numbers: np.ndarray):
     rows = np.flatnonzero(bad)
-    texts = lines.take(pa.array(rows)).to_pylist() if len(rows) else []
+    texts = lines.at(rows).to_pylist() if len(rows) else []
     return list(zip(line_numbers[rows].tolist(), texts, strict=True))
 
 
@@ -432,27 +506,23 @@ class CsvReader:
             )
         self.names = unique
 
-    def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
+    def chunk(self, first_line: int, block: _Lines, key: str) -> Chunk | None:
+        data = block.data
         _check_utf8(data, first_line, key)
-        block = _Lines.of(data)
-        lines = block.text
-        blank = _mask(pc.equal(pc.utf8_trim_whitespace(lines), ""))
-        line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
+        blank = block.blank()
+        line_numbers = first_line + np.arange(len(block), dtype=np.int64)
         body = data
         if self.names is None:
             nonblank = np.flatnonzero(~blank)
             if not len(nonblank):
                 return None
             h = int(nonblank[0])
-            self._header(lines[h].as_py(), key, int(line_numbers[h]))
+            self._header(block.line(h), key, int(line_numbers[h]))
             blank[: h + 1] = True
-            body = data
             for _ in range(h + 1):  # skip the header and the blank lines before it
                 body = body[body.find(b"\n") + 1 :] if b"\n" in body else b""
         # A quote left open would make pyarrow join the next line into the record.
-        quotes = pc.count_substring(lines, self.text.quote)
-        open_quote = _mask(pc.equal(pc.bit_wise_and(quotes, 1), 1))
-        open_quote |= _stray_cr(lines, data)
+        open_quote = self._open_quote(block) | block.stray_cr()
         open_quote &= ~blank
         if open_quote.any():
             body = block.join(~blank & ~open_quote)
@@ -461,7 +531,7 @@ class CsvReader:
         bad = open_quote
         if rejected:
             texts = pa.array([t.rstrip("\r") for t in rejected], type=pa.string())
-            bad = bad | (_mask(pc.is_in(lines, value_set=texts)) & ~blank)
+            bad = bad | (block.among(texts) & ~blank)
         rows = np.flatnonzero(~blank & ~bad)
         if len(rows) != table.num_rows:  # never lose rows silently
             raise ValueError(f"{key}: {table.num_rows} parsed rows for {len(rows)} lines")
@@ -470,11 +540,25 @@ class CsvReader:
         return Chunk(
             columns,
             line_numbers[rows],
-            _malformed(lines, bad, line_numbers),
-            lines,
+            _malformed(block, bad, line_numbers),
+            block,
             rows,
             names,
         )
+
+    def _open_quote(self, block: _Lines) -> np.ndarray:
+        """Lines with an odd number of quote characters: counted with numpy over the bytes
+        (none to count in most blocks) when the quote is one byte, else by Arrow per line."""
+        quote = self.text.quote.encode("utf-8")
+        if len(quote) != 1:
+            counts = pc.count_substring(block.text, self.text.quote)
+            return _mask(pc.equal(pc.bit_wise_and(counts, 1), 1))
+        odd = np.zeros(len(block), dtype=bool)
+        if quote not in block.data:
+            return odd
+        codes = np.frombuffer(block.data, dtype=np.uint8)
+        line = np.searchsorted(block.bounds, np.flatnonzero(codes == quote[0]), side="right") - 1
+        return np.bincount(line, minlength=len(block)) % 2 == 1
 
     def _parse(self, body: bytes, rejected: list[str], key: str, first_line: int) -> pa.Table:
         assert self.names is not None
@@ -526,42 +610,52 @@ class JsonLinesReader:
         codes = np.frombuffer(block.data, dtype=np.uint8)
         opening = np.flatnonzero((codes == ord("{")) | (codes == ord("[")))
         if len(opening) <= self.max_depth:
-            return np.zeros(len(block.text), dtype=bool)
+            return np.zeros(len(block), dtype=bool)
         brackets = np.diff(np.searchsorted(opening, block.bounds))
         deep = brackets > self.max_depth
         for i in np.flatnonzero(deep).tolist():
-            deep[i] = json_depth(block.text[i].as_py()) > self.max_depth
+            deep[i] = json_depth(block.line(i)) > self.max_depth
         return deep
 
-    def chunk(self, first_line: int, data: bytes, key: str) -> Chunk | None:
-        _check_utf8(data, first_line, key)
-        block = _Lines.of(data)
-        lines = block.text
-        trimmed = pc.utf8_trim_whitespace(lines)
-        blank = _mask(pc.equal(trimmed, ""))
+    @staticmethod
+    def _shapes(block: _Lines) -> tuple[np.ndarray, np.ndarray]:
+        """Which lines are blank and which, trimmed, start with '{' and end with '}' (only
+        those can be objects). Most lines show it by their first and last byte; only the
+        others are trimmed to be sure."""
+        braced = (block.first_bytes() == ord("{")) & (block.last_bytes() == ord("}"))
+        rows = np.flatnonzero(~braced)
+        trimmed = pc.utf8_trim_whitespace(block.at(rows))
+        blank = np.zeros(len(block), dtype=bool)
+        blank[rows] = _mask(pc.equal(trimmed, ""))
+        braced[rows] = _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
+        return blank, braced
+
+    def chunk(self, first_line: int, block: _Lines, key: str) -> Chunk | None:
+        _check_utf8(block.data, first_line, key)
+        blank, braced = self._shapes(block)
         if blank.all():
             return None
-        line_numbers = first_line + np.arange(len(lines), dtype=np.int64)
+        line_numbers = first_line + np.arange(len(block), dtype=np.int64)
         # Never handed to a parser: too deep for pyarrow's stack, or split by a stray CR.
-        hostile = ~blank & (self._too_deep(block) | _stray_cr(lines, data))
+        hostile = ~blank & (self._too_deep(block) | block.stray_cr())
         # A line that does not start with '{' and end with '}' cannot be an object.
-        ok = ~blank & _mask(pc.starts_with(trimmed, "{")) & _mask(pc.ends_with(trimmed, "}"))
-        ok &= ~hostile
-        for i in np.flatnonzero(~blank & ~ok & ~hostile).tolist():
-            ok[i] = _json_object(lines[i].as_py()) is not None
+        ok = ~blank & braced & ~hostile
+        odd = np.flatnonzero(~blank & ~ok & ~hostile)
+        for i, text in zip(odd.tolist(), block.at(odd).to_pylist(), strict=True):
+            ok[i] = _json_object(text) is not None
         rows = np.flatnonzero(ok)
         try:
             columns, row_ok = self._parse_fast(block.join(ok), len(rows))
         except (pa.ArrowInvalid, _NeedSlowPath):
-            columns, row_ok = self._parse_slow(lines.take(pa.array(rows)))
+            columns, row_ok = self._parse_slow(block.at(rows))
         ok[rows[~row_ok]] = False
         keep = pa.array(row_ok)
         columns = {n: a.filter(keep) for n, a in columns.items()}
         return Chunk(
             columns,
             line_numbers[rows[row_ok]],
-            _malformed(lines, ~blank & ~ok, line_numbers),
-            lines,
+            _malformed(block, ~blank & ~ok, line_numbers),
+            block,
             rows[row_ok],
             tuple(self.seen),
         )

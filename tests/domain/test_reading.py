@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from retail_etl.domain import json_text, reading
 from retail_etl.domain.contract import FileError
 from retail_etl.domain.errors import FileRejected
 from retail_etl.domain.reading import (
+    CsvReader,
     FileFormat,
     JsonLinesReader,
     ReadLimits,
@@ -496,3 +498,35 @@ def test_kept_lines_are_handed_to_the_parsers_as_they_are_joined_one_by_one(
     keep = np.array(keep, dtype=bool)
     # every kept line once, in order, each followed by a newline
     assert block.join(keep) == reading._join(block.text, keep)
+
+
+# Blocks of a few characters that the line checks treat specially: white space of both kinds
+# (ASCII, Unicode), CRs anywhere, braces, quotes and printable text.
+_BLOCK_TEXT = st.text(
+    st.sampled_from([" ", "\t", "\r", "\n", "{", "}", '"', "a", ",", "\u00a0", "\u3000", "\x1c"]),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BLOCK_TEXT)
+def test_line_checks_on_the_bytes_agree_with_arrow_on_each_trimmed_line(text):
+    block = reading._Lines.of(text.encode("utf-8"))
+    lines = pa.array([t.rstrip("\r\n") for t in text.split("\n")[: len(block)]], pa.string())
+    assert block.text.to_pylist() == lines.to_pylist()
+    lengths = (block.ends - block.bounds[:-1]).tolist()
+    assert lengths == pc.binary_length(lines).to_pylist()
+    trimmed = pc.utf8_trim_whitespace(lines)
+    blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
+    braced = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}"))
+    quotes = pc.bit_wise_and(pc.count_substring(lines, '"'), 1)
+    assert block.blank().tolist() == blank.tolist()
+    assert block.stray_cr().tolist() == pc.match_substring(lines, "\r").to_pylist()
+    shapes = JsonLinesReader._shapes(block)
+    assert [m.tolist() for m in shapes] == [blank.tolist(), braced.to_pylist()]
+    odd = CsvReader(WANTED, REQUIRED)._open_quote(block)
+    assert odd.tolist() == pc.equal(quotes, 1).to_pylist()
+    rows = np.arange(len(block))[::2]
+    assert block.at(rows).to_pylist() == lines.take(pa.array(rows)).to_pylist()
+    texts = pa.array([*lines.take(pa.array(rows[1::2])).to_pylist(), "a"], pa.string())
+    assert block.among(texts).tolist() == pc.is_in(lines, value_set=texts).to_pylist()
