@@ -428,16 +428,13 @@ def seen_products(batches: list[pa.Table], key: str, ingested_at_us: int) -> Pro
 
 
 def _by_date(table: pa.Table) -> Iterator[pa.Table]:
-    """The table's rows per event date, in file order within a date. The cleaner gives them
-    grouped by date: the largest date is then a slice of the table (no copy) and only the
+    """The table's rows per run of one event date. The cleaner gives them grouped by date,
+    so each date is one run: the largest is a slice of the table (no copy) and only the
     others (late events, a few) are copied, so a small date's rows waiting for their part do
     not keep the whole batch in memory."""
     if not table.num_rows:
         return
     days = table["event_date"].cast(pa.int32()).to_numpy()
-    if (np.diff(days) < 0).any():  # not grouped: one stable reorder
-        order = np.argsort(days, kind="stable")
-        table, days = table.take(pa.array(order)), days[order]
     bounds = [0, *(np.flatnonzero(np.diff(days)) + 1).tolist(), len(days)]
     largest = int(np.argmax(np.diff(bounds)))
     for i, (start, end) in enumerate(itertools.pairwise(bounds)):

@@ -144,7 +144,9 @@ class ProductHistory:
     def price_cents(self, rows: np.ndarray) -> np.ndarray:
         """Price in cents of the given history rows; 0 for a row of -1 (product unknown)."""
         prices = self._df["price_cents"].to_numpy()
-        return np.where(rows >= 0, prices[np.maximum(rows, 0)], 0) if len(prices) else rows * 0
+        if not len(prices):
+            return np.zeros(len(rows), dtype=np.int64)
+        return np.where(rows >= 0, prices[np.maximum(rows, 0)], 0)
 
     def own_priced(self, source_files: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Which events carry their own product (their file, an events key, has versions

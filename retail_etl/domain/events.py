@@ -93,17 +93,20 @@ def enriched(events: pa.Table, history: ProductHistory, rows: np.ndarray) -> pa.
     return _enriched(events, *history.attributes(rows))
 
 
-def revenue_fits(event_type, quantity: np.ndarray, price_cents: np.ndarray) -> np.ndarray:
+def purchases(event_type) -> np.ndarray:
+    """Which (cleaned) event types are purchases, the only events with a revenue."""
+    return pc.fill_null(pc.equal(event_type, "purchase"), False).to_numpy(zero_copy_only=False)
+
+
+def revenue_fits(purchase: np.ndarray, quantity: np.ndarray, price_cents: np.ndarray) -> np.ndarray:
     """Which events' revenue (purchases: price x quantity) decimal(14,2) can hold; a price
     in the history always fits decimal(12,2), but 10,000 of one need not fit the revenue."""
-    purchase = pc.fill_null(pc.equal(event_type, "purchase"), False)
-    revenue = price_cents * quantity.astype(np.int64)
-    return ~purchase.to_numpy(zero_copy_only=False) | fits(revenue, c.REVENUE)
+    return ~purchase | fits(price_cents * quantity.astype(np.int64), c.REVENUE)
 
 
 def _enriched(events: pa.Table, names, categories, price_cents: np.ndarray) -> pa.Table:
     quantity = events["quantity"].to_numpy().astype(np.int64)
-    purchase = pc.equal(events["event_type"], "purchase").to_numpy(zero_copy_only=False)
+    purchase = purchases(events["event_type"])
     columns = {name: events[name] for name in c.PARKED_EVENTS.names if name != "line_number"}
     columns |= {
         "product_name": names,
@@ -125,7 +128,9 @@ def release_parked(parked: pa.Table, history: ProductHistory) -> tuple[pa.Table,
     known = np.flatnonzero(rows >= 0)
     names, categories, price = history.attributes(rows[known])
     known_parked = parked.take(pa.array(known))
-    ok = revenue_fits(known_parked["event_type"], known_parked["quantity"].to_numpy(), price)
+    ok = revenue_fits(
+        purchases(known_parked["event_type"]), known_parked["quantity"].to_numpy(), price
+    )
     release = np.zeros(len(rows), dtype=bool)
     release[known[ok]] = True
     keep = pa.array(ok)
@@ -230,7 +235,7 @@ class EventsCleaner:
             price = self.history.price_cents(history_rows)
         known = history_rows >= 0
         reason[kept[~known]] = _CODES[Reason.UNKNOWN_PRODUCT]
-        in_range = known & revenue_fits(event_type.take(pa.array(kept)), quantity[kept], price)
+        in_range = known & revenue_fits(purchases(event_type)[kept], quantity[kept], price)
         reason[kept[known & ~in_range]] = _CODES[Reason.AMOUNT_OUT_OF_RANGE]
 
         def cleaned(at: np.ndarray) -> tuple[pa.Table, np.ndarray]:

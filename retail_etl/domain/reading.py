@@ -346,6 +346,11 @@ class _Lines:
         return len(self.bounds) - 1
 
     @functools.cached_property
+    def codes(self) -> np.ndarray:
+        """The block's bytes, as numpy sees them (no copy)."""
+        return np.frombuffer(self.data, dtype=np.uint8)
+
+    @functools.cached_property
     def has_cr(self) -> bool:
         return b"\r" in self.data
 
@@ -382,13 +387,13 @@ class _Lines:
 
     def first_bytes(self) -> np.ndarray:
         """Each line's first byte (its line end for an empty line)."""
-        return np.frombuffer(self.data, dtype=np.uint8)[self.bounds[:-1]]
+        return self.codes[self.bounds[:-1]]
 
     @functools.cached_property
     def ends(self) -> np.ndarray:
         """Where each line's text ends: before its LF and the CRs ahead of it (what `text`
         trims), found by stepping back over those bytes for the lines that still end in one."""
-        codes = np.frombuffer(self.data, dtype=np.uint8)
+        codes = self.codes
         ends, starts = self.bounds[1:].copy(), self.bounds[:-1]
         rows = np.arange(len(self))
         while len(rows):
@@ -400,7 +405,7 @@ class _Lines:
 
     def last_bytes(self) -> np.ndarray:
         """Each line's last byte before its line end (its first byte for an empty line)."""
-        codes = np.frombuffer(self.data, dtype=np.uint8)
+        codes = self.codes
         return codes[np.maximum(self.ends - 1, self.bounds[:-1])]
 
     def blank(self) -> np.ndarray:
@@ -419,7 +424,7 @@ class _Lines:
         stray = np.zeros(len(self), dtype=bool)
         if not self.has_cr:
             return stray
-        codes = np.frombuffer(self.data, dtype=np.uint8)
+        codes = self.codes
         after = np.flatnonzero(codes[:-1] == _CR) + 1
         after = after[(codes[after] != _CR) & (codes[after] != _NL)]
         stray[np.searchsorted(self.bounds, after, side="right") - 1] = True
@@ -556,7 +561,7 @@ class CsvReader:
         odd = np.zeros(len(block), dtype=bool)
         if quote not in block.data:
             return odd
-        codes = np.frombuffer(block.data, dtype=np.uint8)
+        codes = block.codes
         line = np.searchsorted(block.bounds, np.flatnonzero(codes == quote[0]), side="right") - 1
         return np.bincount(line, minlength=len(block)) % 2 == 1
 
@@ -607,7 +612,7 @@ class JsonLinesReader:
     def _too_deep(self, block: _Lines) -> np.ndarray:
         """Lines nested deeper than the limit; only lines with more opening brackets than
         that are scanned (counted per line with numpy over the block's bytes)."""
-        codes = np.frombuffer(block.data, dtype=np.uint8)
+        codes = block.codes
         opening = np.flatnonzero((codes == ord("{")) | (codes == ord("[")))
         if len(opening) <= self.max_depth:
             return np.zeros(len(block), dtype=bool)
