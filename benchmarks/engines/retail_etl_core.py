@@ -15,7 +15,7 @@ import pyiceberg.catalog.sql  # noqa: F401
 import sqlalchemy.dialects.sqlite  # noqa: F401
 
 from retail_etl.domain import lake
-from retail_etl.domain.aggregate import COLUMNS, DICTIONARY_COLUMNS, compute_aggregates
+from retail_etl.domain.aggregate import DICTIONARY_COLUMNS, aggregate_parts
 from retail_etl.local.direct import DirectPipeline, open_lake
 from retail_etl.memory import configure_memory
 
@@ -33,13 +33,14 @@ def clean_enrich(input_dir: Path, out_dir: Path) -> dict:
 
 
 def aggregate(curated_dir: Path, out_dir: Path) -> dict:
-    """The aggregates over every curated row, read from the lake's current data files."""
-    events = open_lake(curated_dir, create=False).read_files(
-        lake.CURATED_EVENTS, columns=list(COLUMNS), dictionary_columns=DICTIONARY_COLUMNS
+    """The aggregates over every curated row, read from the lake's current data files, file
+    by file."""
+    parts = open_lake(curated_dir, create=False).file_readers(
+        lake.CURATED_EVENTS, dictionary_columns=DICTIONARY_COLUMNS
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {}
-    for name, table in compute_aggregates(events).items():
+    for name, table in aggregate_parts(parts).items():
         pq.write_table(table, out_dir / f"{name}.parquet")
         counts[name] = table.num_rows
     return counts

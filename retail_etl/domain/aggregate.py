@@ -6,7 +6,9 @@ exact to the cent and identical to the SQL and Spark versions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -39,35 +41,76 @@ COLUMNS = (
 )
 
 
-_HIGH_BIT = np.uint64(1 << 63)
+# What the aggregates read of each row; `source_file` only when an id may repeat.
+SUMMARY_COLUMNS = tuple(name for name in COLUMNS if name != "source_file")
+_VIEW_KEYS = ["event_type", "event_date", "product_id", "product_name", "category"]
+_PURCHASE_COLUMNS = ["event_date", "category", "user_id", "quantity", "revenue"]
+_SLICE_ROWS = 1 << 18  # an in-memory table is summarized in parts of this many rows
+
+# Reads one part of the curated events (a data file, a slice of a table): the given columns,
+# the low-cardinality ones possibly dictionary-encoded.
+Part = Callable[[Sequence[str]], pa.Table]
 
 
-def _may_repeat(ids: pa.ChunkedArray) -> bool:
-    """Whether any id may occur twice: a 64-bit polynomial hash of every id, taken eight
-    bytes at a time over Arrow's buffers, then sorted. Far less memory than a hash set of the
-    strings (about 40 bytes per row instead of 160); a True only sends the ids to the exact
-    check, so a hash collision costs time, never correctness. Both cores share the work (numpy
-    releases the GIL in each step): chunks (data files) are hashed side by side, and the hashes
-    are split by their top bit into two halves, each sorted on its own (equal hashes share the
-    bit, so a repeat lies within one half)."""
-    chunks = [chunk for chunk in ids.chunks if len(chunk)]
-    if not chunks:
-        return False
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="id-hash") as pool:
-        halves = list(pool.map(_halves, chunks))
-        merged = [np.concatenate(half) for half in zip(*halves, strict=True)]
-        return any(pool.map(_has_repeat, merged))
+@dataclass(frozen=True)
+class _Summary:
+    """What the aggregates need of one part, small whatever the part's size: the hashes of its
+    event ids, its view counts per (event_type, event_date,
+    product_id, product_name, category), and its purchase rows; text as plain strings, so that
+    parts read with different dictionaries combine."""
+
+    hashes: np.ndarray
+    counts: pa.Table
+    purchases: pa.Table
 
 
-def _halves(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    hashes = hash_ids(chunk)
-    high = hashes >= _HIGH_BIT
-    return hashes[~high], hashes[high]
+def _summary(events: pa.Table) -> _Summary:
+    counts = _decoded(
+        events.select(_VIEW_KEYS)
+        .unify_dictionaries()  # a slice or the deduplicated rows may span several
+        .group_by(_VIEW_KEYS, use_threads=False)
+        .aggregate([("product_id", "count")])
+    )
+    purchases = events.select(_PURCHASE_COLUMNS)
+    purchases = purchases.filter(_equals(events["event_type"], "purchase"))
+    purchases = pa.table(
+        {
+            "event_date": purchases["event_date"],
+            "category": _text(purchases["category"]),
+            "user_id": _text(purchases["user_id"]),
+            "quantity": purchases["quantity"],
+            "revenue_cents": pa.array(decimal_to_cents(purchases["revenue"])),
+        }
+    )
+    return _Summary(_hashes(events["event_id"]), counts, purchases)
 
 
-def _has_repeat(hashes: np.ndarray) -> bool:
-    hashes.sort()  # in place: the array is this call's own
-    return bool((hashes[1:] == hashes[:-1]).any())
+def _equals(values: pa.ChunkedArray, text: str) -> pa.ChunkedArray:
+    """`values == text`, comparing a dictionary chunk's indices with the text's index in its
+    dictionary: Arrow's own comparison decodes every value first (10x the time, measured)."""
+    masks = []
+    for chunk in values.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            at = pc.index(chunk.dictionary, text)  # -1 (no index) when absent
+            masks.append(pc.equal(chunk.indices, at.cast(chunk.indices.type)))
+        else:
+            masks.append(pc.equal(chunk, text))
+    return pa.chunked_array(masks, pa.bool_())
+
+
+def _hashes(ids: pa.ChunkedArray) -> np.ndarray:
+    chunks = [hash_ids(chunk) for chunk in ids.chunks if len(chunk)]
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.uint64)
+
+
+def _may_repeat(hashes: Sequence[np.ndarray]) -> bool:
+    """Whether any id may occur twice among all parts: every id's 64-bit hash (`hash_ids`),
+    sorted. Far less memory than a hash set of the strings (8 bytes per row instead of about
+    160); a True only sends the ids to the exact check, so a hash collision costs time, never
+    correctness."""
+    merged = np.concatenate(hashes)
+    merged.sort()  # in place: the array is this call's own
+    return bool((merged[1:] == merged[:-1]).any())
 
 
 def _drop_repeated(events: pa.Table) -> pa.Table:
@@ -103,10 +146,6 @@ def _drop_repeated(events: pa.Table) -> pa.Table:
     return pa.concat_tables([single.cast(copies.schema), copies.filter(pa.array(first))])
 
 
-def _with_cents(table: pa.Table) -> pa.Table:
-    return table.append_column("revenue_cents", pa.array(decimal_to_cents(table["revenue"])))
-
-
 def _text(values) -> pa.ChunkedArray:
     """Group keys may arrive dictionary-encoded (cheaper to read); outputs are plain strings."""
     return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
@@ -119,7 +158,7 @@ def _decoded(table: pa.Table) -> pa.Table:
 
 def daily_category_revenue(purchases: pa.Table) -> pa.Table:
     grouped = _decoded(
-        purchases.group_by(["event_date", "category"]).aggregate(
+        purchases.group_by(["event_date", "category"], use_threads=False).aggregate(
             [("revenue_cents", "sum"), ("quantity", "count"), ("quantity", "sum")]
         )
     )
@@ -136,16 +175,13 @@ def daily_category_revenue(purchases: pa.Table) -> pa.Table:
     )
 
 
-def daily_top_viewed_products(events: pa.Table) -> pa.Table:
-    """Over every event, not the views alone: counting per event type and keeping the views'
-    (small) counts costs less than copying the views out first."""
-    # Count per (product, name, category) first: those keys may be dictionary-encoded, which
-    # max() cannot take; the small result is then folded per product.
-    keys = ["event_type", "event_date", "product_id", "product_name", "category"]
-    counted = events.select(keys).unify_dictionaries().group_by(keys)
-    counted = _decoded(counted.aggregate([("product_id", "count")]))
-    counted = counted.filter(pc.equal(counted["event_type"], "view"))
-    grouped = counted.group_by(["event_date", "product_id"]).aggregate(
+def daily_top_viewed_products(counts: pa.Table) -> pa.Table:
+    """From the parts' counts per (event_type, event_date, product_id, product_name,
+    category): counting per event type and keeping the views' (small) counts costs less than
+    copying the views out first. The keys are counted first because max() cannot take the
+    dictionary-encoded names; the small result is then folded per product."""
+    counted = counts.filter(pc.equal(counts["event_type"], "view"))
+    grouped = counted.group_by(["event_date", "product_id"], use_threads=False).aggregate(
         [("product_id_count", "sum"), ("product_name", "max"), ("category", "max")]
     )
     grouped = grouped.append_column("views", grouped["product_id_count_sum"])
@@ -172,7 +208,7 @@ def daily_top_viewed_products(events: pa.Table) -> pa.Table:
 
 def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
     grouped = _decoded(
-        purchases.group_by(["event_date", "user_id"]).aggregate(
+        purchases.group_by(["event_date", "user_id"], use_threads=False).aggregate(
             [("quantity", "count"), ("revenue_cents", "sum")]
         )
     )
@@ -190,38 +226,46 @@ def daily_multi_purchase_users(purchases: pa.Table) -> pa.Table:
 
 
 def compute_aggregates(events: pa.Table) -> dict[str, pa.Table]:
-    """All three aggregates for every event_date present in `events` (curated rows).
+    """All three aggregates for every event_date present in `events` (curated rows, in
+    memory), summarized in slices on both cores."""
+    return aggregate_parts(
+        [
+            lambda columns, at=at: events.slice(at, _SLICE_ROWS).select(list(columns))
+            for at in range(0, max(events.num_rows, 1), _SLICE_ROWS)
+        ]
+    )
 
-    The cross-file repeat check runs beside the aggregates over every row instead of before
-    them: an event in two files is rare, so the aggregates are computed again, over the
-    deduplicated rows, only when the check finds one (both cores stay busy meanwhile)."""
-    events = events.select(list(COLUMNS))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="repeat-check") as check:
-        may_repeat = check.submit(_may_repeat, events["event_id"])
-        tables = _aggregates(events)
-    if may_repeat.result():
-        deduplicated = _drop_repeated(events)
-        if deduplicated.num_rows < events.num_rows:
-            tables = _aggregates(deduplicated)
+
+def aggregate_parts(parts: Sequence[Part]) -> dict[str, pa.Table]:
+    """All three aggregates over the curated events that `parts` read, each part (a data
+    file) read and summarized by one of two threads (Parquet decoding, Arrow's grouping and
+    numpy release the GIL), so only the parts' small summaries are ever held together.
+
+    The cross-file repeat check comes with the summaries: an event in two files is rare, so
+    the rows are read whole, deduplicated and summarized again only when it finds one."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="aggregate") as pool:
+        summaries = list(pool.map(lambda read: _summary(read(SUMMARY_COLUMNS)), parts)) or [
+            _summary(c.CURATED_EVENTS.empty_table())
+        ]
+        # the check (a sort) runs beside the three aggregates, redone only if it finds one
+        may_repeat = pool.submit(_may_repeat, [s.hashes for s in summaries])
+        tables = _aggregates(summaries, pool)
+        if may_repeat.result():
+            events = pa.concat_tables([read(COLUMNS) for read in parts])
+            deduplicated = _drop_repeated(events)
+            if deduplicated.num_rows < events.num_rows:
+                tables = _aggregates([_summary(deduplicated)], pool)
     return tables
 
 
-def _aggregates(events: pa.Table) -> dict[str, pa.Table]:
-    """The three aggregates over `events` as they are (no repeated event ids)."""
-    # Only the columns the purchase aggregates need are copied by the filter (event ids are
-    # the largest column and no aggregate needs them once duplicates are gone). Grouping
-    # needs one dictionary per column: the small ones are unified, while user ids (a large
-    # dictionary in every data file) are decoded for the few purchase rows instead.
-    purchases = events.select(["event_date", "category", "user_id", "quantity", "revenue"])
-    purchases = purchases.filter(pc.equal(events["event_type"], "purchase"))
-    purchases = _with_cents(
-        purchases.set_column(2, "user_id", _text(purchases["user_id"])).unify_dictionaries()
-    )
-    # Arrow's grouping releases the GIL: the three run side by side on two cores
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="aggregate") as pool:
-        tables = {
-            "daily_category_revenue": pool.submit(daily_category_revenue, purchases),
-            "daily_top_viewed_products": pool.submit(daily_top_viewed_products, events),
-            "daily_multi_purchase_users": pool.submit(daily_multi_purchase_users, purchases),
-        }
-        return {name: future.result() for name, future in tables.items()}
+def _aggregates(summaries: list[_Summary], pool: ThreadPoolExecutor) -> dict[str, pa.Table]:
+    """The three from the parts' summaries: the largest (users) on the pool, the other two
+    meanwhile on this thread (Arrow's grouping and sorting release the GIL)."""
+    counts = pa.concat_tables([s.counts for s in summaries])
+    purchases = pa.concat_tables([s.purchases for s in summaries])
+    users = pool.submit(daily_multi_purchase_users, purchases)
+    return {
+        "daily_category_revenue": daily_category_revenue(purchases),
+        "daily_top_viewed_products": daily_top_viewed_products(counts),
+        "daily_multi_purchase_users": users.result(),
+    }

@@ -60,11 +60,12 @@ def _hash_one_width(chunk: pa.Array, offsets: np.ndarray, width: int) -> np.ndar
     def word(at: int) -> np.ndarray:
         return np.ndarray((count,), np.dtype("<u8"), data, start + at, (width,))
 
-    h = np.full(count, width, dtype=np.uint64) * _PRIME + word(0)
-    if width > 8:
-        h = h * _PRIME + word(width - 8)
-    at = 8
-    while width > at + 8:
-        h = h * _PRIME + word(at)
-        at += 8
+    # in place: one array for the whole fold, no temporary per step
+    h = np.full(count, width * int(_PRIME) % 2**64, dtype=np.uint64)
+    h += word(0)
+    steps = [width - 8] if width > 8 else []
+    steps += range(8, width - 8, 8)  # the words between the first and the last
+    for at in steps:
+        h *= _PRIME
+        h += word(at)
     return h

@@ -69,11 +69,16 @@ def test_the_current_data_files_hold_exactly_the_current_rows(two_lakes):
     mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "books", "tea"))
     mine.replace(REVENUE, on_date("2026-11-02"), rows=rows("2026-11-02", "toys"))
     mine.replace(REVENUE, on_date("2026-11-01"), rows=rows("2026-11-01", "tea"))
-    direct = mine.read_files(REVENUE, dictionary_columns=("category",))
+
+    def read(where=None, **options) -> pa.Table:
+        readers = mine.file_readers(REVENUE, where, **options)
+        return pa.concat_tables([read(["category"]) for read in readers])
+
+    direct = read(dictionary_columns=("category",))
     assert direct.schema.field("category").type == pa.dictionary(pa.int32(), pa.string())
     assert sorted(direct["category"].cast(pa.string()).to_pylist()) == ["tea", "toys"]
-    assert mine.read_files(REVENUE, on_date("2026-11-02"))["category"].to_pylist() == ["toys"]
-    assert mine.read_files(lake.CURATED_EVENTS, from_source("none")).num_rows == 0
+    assert read(on_date("2026-11-02"))["category"].to_pylist() == ["toys"]
+    assert mine.file_readers(lake.CURATED_EVENTS, from_source("none")) == []
 
 
 def test_the_data_files_of_several_dates_planned_at_once_are_each_dates_own(two_lakes):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from retail_etl.domain import contract as c
@@ -172,11 +173,57 @@ def test_dictionary_encoded_input_in_chunks_gives_the_same_aggregates():
         assert coded[name].equals(plain[name]), name
 
 
-def test_the_repeat_check_finds_copies_across_chunks_of_different_widths():
-    from retail_etl.domain.aggregate import _may_repeat
+def test_the_repeat_check_finds_copies_across_parts_of_different_widths():
+    from retail_etl.domain.aggregate import _hashes, _may_repeat
 
-    short = pa.array(["e1", "e2"])
-    longer = pa.array(["e100000", "e1", "x"])
-    assert _may_repeat(pa.chunked_array([short, longer]))
-    assert not _may_repeat(pa.chunked_array([short, pa.array(["e3", "e100000"])]))
-    assert not _may_repeat(pa.chunked_array([pa.array(["a"]), pa.array(["a\\x00"])]))
+    def may_repeat(*parts: list[str]) -> bool:
+        return _may_repeat([_hashes(pa.chunked_array([pa.array(p, pa.string())])) for p in parts])
+
+    assert may_repeat(["e1", "e2"], ["e100000", "e1", "x"])
+    assert not may_repeat(["e1", "e2"], ["e3", "e100000"])
+    assert not may_repeat(["a"], ["a\\x00"])
+    assert not may_repeat(["a"], [])
+
+
+@pytest.mark.parametrize("files", [1, 3, 7])
+def test_events_read_in_parts_give_the_oracles_aggregates(files):
+    """As the lake's data files are read: each part with its own dictionaries, an event's
+    copies in different parts, and the dedup keeping the copy of the first source file."""
+    from retail_etl.domain.aggregate import DICTIONARY_COLUMNS, aggregate_parts
+
+    events = curated_events(6000, 11, duplicates=500)
+    encoded = pa.schema(
+        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+        if f.name in DICTIONARY_COLUMNS
+        else f
+        for f in events.schema
+    )
+    size = -(-events.num_rows // files)
+    tables = [events.slice(at, size).cast(encoded) for at in range(0, events.num_rows, size)]
+    parts = [lambda columns, t=t: t.select(list(columns)) for t in tables]
+    ours, expected = aggregate_parts(parts), oracle(events)
+    for name in c.AGGREGATES:
+        assert ours[name].equals(expected[name]), name
+
+
+def test_no_part_gives_empty_aggregates():
+    from retail_etl.domain.aggregate import aggregate_parts
+
+    for name, table in aggregate_parts([]).items():
+        assert table.num_rows == 0
+        assert table.schema == c.AGGREGATES[name]
+
+
+def test_the_event_type_test_agrees_with_arrows_on_dictionary_and_plain_chunks():
+    from retail_etl.domain.aggregate import _equals
+
+    values = ["view", None, "purchase", "cart", "purchase"]
+    encoded = pa.chunked_array(
+        [
+            pa.array(values).dictionary_encode(),
+            pa.array(["view", None]).dictionary_encode(),  # no purchase in its dictionary
+        ]
+    )
+    for chunks in (encoded, pa.chunked_array([values, ["view", None]])):
+        expected = pc.equal(chunks.cast(pa.string()), "purchase")
+        assert _equals(chunks, "purchase").to_pylist() == expected.to_pylist()
