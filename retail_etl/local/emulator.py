@@ -158,6 +158,10 @@ def emulated_aws(region: str = "eu-west-1") -> Iterator[str]:
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": region,
             "MOTO_PORT": str(server.port),
+            # no CRC32 of every upload and download against the emulator: over its loopback
+            # socket they check nothing (the deployed Lambdas keep the SDK's defaults)
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+            "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
         }
     )
     try:
@@ -178,4 +182,6 @@ EMULATOR_ENV = (
     "AWS_SESSION_TOKEN",
     "AWS_DEFAULT_REGION",
     "MOTO_PORT",
+    "AWS_REQUEST_CHECKSUM_CALCULATION",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION",
 )

@@ -255,13 +255,18 @@ class LocalPipeline:
         """Upload unless the raw bucket's current object has the same bytes; the version."""
         path = input_dir / f.key
         data = path.read_bytes()
-        etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
         try:
-            if self.s3.head_object(Bucket=self.settings.raw_bucket, Key=f.key)["ETag"] == etag:
-                return None
+            current = self.s3.head_object(Bucket=self.settings.raw_bucket, Key=f.key)["ETag"]
         except self.s3.exceptions.ClientError as exc:
             if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
                 raise
+            current = None
+        # the bytes are hashed only to compare with an object already there
+        if (
+            current is not None
+            and current == f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+        ):
+            return None
         put = self.s3.put_object(Bucket=self.settings.raw_bucket, Key=f.key, Body=data)
         self.state.note("raw", f.key, data, put["ETag"])
         return put["VersionId"]
