@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import sqlite3  # noqa: F401  (imported by SQLAlchemy's dialect at its first connection)
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 # The lake's catalog (PyIceberg's SQL catalog, SQLAlchemy and the SQLite dialect SQLAlchemy
-# would import on the first connection, 0.01-0.03 s) is imported with this module, as
+# would import on the first connection, 0.01-0.03 s; sqlite3 above) is imported with this module, as
 # duckdb_ref imports duckdb with its own: a stage's wall_s times its work, and imports are in
 # process_s for both engines. Lake.on_disk imports it lazily (the Lambdas never use it).
 import pyiceberg.catalog.sql  # noqa: F401

@@ -27,10 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-# PyIceberg's schema check before it writes rows itself (a copy-on-write delete that keeps
-# part of a data file) imports rich (it tabulates a mismatch) on first use, holding the GIL
-# in the middle of a commit (0.05-0.15 s): imported with the adapter instead, at the
-# process's (the Lambda's) start.
+# Imported with the adapter, at the process's (the Lambda's) start, rather than where
+# PyIceberg first needs them: the Avro decoder it reads manifests with (at the first
+# planning), and rich, which its schema check before it writes rows itself (a copy-on-write
+# delete that keeps part of a data file) imports to tabulate a mismatch, holding the GIL in
+# the middle of a commit (0.05-0.15 s).
+import pyiceberg.avro.decoder_fast  # noqa: F401
 import rich.console
 import rich.table  # noqa: F401
 from pyiceberg.catalog import Catalog

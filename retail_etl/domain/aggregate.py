@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+# Table.group_by's engine, imported with this module rather than by the first grouping: in a
+# Lambda's init, not in its first invocation.
+import pyarrow.acero
 import pyarrow.compute as pc
 
 from retail_etl.domain import contract as c
