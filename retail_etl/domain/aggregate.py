@@ -59,9 +59,9 @@ Part = Callable[[Sequence[str]], pa.Table]
 @dataclass(frozen=True)
 class _Summary:
     """What the aggregates need of one part, small whatever the part's size: the hashes of its
-    event ids, its view counts per (event_type, event_date,
-    product_id, product_name, category), and its purchase rows; text as plain strings, so that
-    parts read with different dictionaries combine."""
+    event ids, its view counts per (event_type, event_date, product_id, product_name,
+    category), and its purchase rows; text as plain strings, so that parts read with different
+    dictionaries combine."""
 
     hashes: np.ndarray
     counts: pa.Table
