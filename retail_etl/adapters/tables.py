@@ -24,7 +24,6 @@ from typing import Any
 import boto3
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 # Imported with the adapter, at the process's (the Lambda's) start, rather than where
@@ -44,6 +43,7 @@ from pyiceberg.exceptions import (
     ValidationException,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo, In
+from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import (
     ArrowScan,
     compute_statistics_plan,
@@ -267,9 +267,12 @@ class Lake:
             out.setdefault(day.isoformat(), []).append(file)
         return out
 
-    def _planned(self, spec: LakeTable, where: BooleanExpression) -> list[tuple[DataFile, Any]]:
-        """The current data files that may match `where`, by path, each with its partition."""
-        tasks = self.table(spec).scan(row_filter=where).plan_files()
+    def _planned(
+        self, spec: LakeTable, where: BooleanExpression, table: Table | None = None
+    ) -> list[tuple[DataFile, Any]]:
+        """The current data files that may match `where`, by path, each with its partition
+        (of `table`, the spec's table as already loaded, if given)."""
+        tasks = (table or self.table(spec)).scan(row_filter=where).plan_files()
         planned = [
             (
                 DataFile(t.file.file_path, t.file.file_size_in_bytes, t.file.record_count),
@@ -315,12 +318,16 @@ class Lake:
         partitions, so `where` must select whole partitions). Reading file by file lets a
         caller summarize each on its own thread and never hold every row at once; string
         columns may come dictionary-encoded."""
-        files = sorted(self.data_files(spec, where), key=lambda f: f.size, reverse=True)
+        table = self.table(spec)
+        planned = self._planned(spec, where or AlwaysTrue(), table)
+        files = sorted((file for file, _ in planned), key=lambda f: f.size, reverse=True)
         schema = spec.schema
         for name in dictionary_columns:
             index = schema.get_field_index(name)
             schema = schema.set(index, pa.field(name, pa.dictionary(pa.int32(), pa.string())))
-        return [functools.partial(_read_file, f.path, schema) for f in files]
+        # through the table's file IO, as its writes and scans go (one filesystem per bucket,
+        # the catalog's S3 settings), not a filesystem made again from each file's URL
+        return [functools.partial(_read_file, table.io, f.path, schema) for f in files]
 
     # writes ---------------------------------------------------------------------------------
 
@@ -551,12 +558,11 @@ def _compression(table: Table) -> dict[str, Any]:
     }
 
 
-def _read_file(url: str, schema: pa.Schema, columns: Sequence[str]) -> pa.Table:
+def _read_file(io: FileIO, url: str, schema: pa.Schema, columns: Sequence[str]) -> pa.Table:
     """Columns of one Parquet data file, in one thread (callers read files side by side), its
     column chunks fetched in few requests (`pre_buffer`), cast to `schema`'s types."""
-    filesystem, path = pafs.FileSystem.from_uri(url)
     dictionary = [n for n in columns if pa.types.is_dictionary(schema.field(n).type)]
-    with filesystem.open_input_file(path) as source:
+    with io.new_input(url).open(seekable=True) as source:
         parquet = pq.ParquetFile(source, read_dictionary=dictionary, pre_buffer=True)
         rows = parquet.read(columns=list(columns), use_threads=False)
     wanted = pa.schema([schema.field(n) for n in columns])
