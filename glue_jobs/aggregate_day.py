@@ -15,7 +15,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, IntegerType, LongType
 
 MONEY_SUM = DecimalType(18, 2)
-# the curated columns the aggregates read (retail_etl.domain.aggregate.COLUMNS)
+# the curated columns the aggregates read (retail_etl.domain.aggregate.COLUMNS but the ids'
+# stored hash: Spark deduplicates on the ids themselves, by a window)
 COLUMNS = (
     "event_id",
     "event_type",

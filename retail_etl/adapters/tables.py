@@ -58,6 +58,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from retail_etl.adapters.metadata_files import CachedMetadataFileIO
 from retail_etl.adapters.objects import ObjectStore, split_url
+from retail_etl.domain.contract import EVENT_ID_HASH
 from retail_etl.domain.lake import TABLES, LakeTable
 
 COMMIT_ATTEMPTS = 8
@@ -85,7 +86,10 @@ def _properties(spec: LakeTable) -> dict[str, str]:
     the default 16-character truncation every key (`events/dt=2026-1…`) looks alike, so each
     of them would read every data file of the table."""
     exact = {"write.metadata.metrics.column.source_file": "full"}
-    return TABLE_PROPERTIES | (exact if "source_file" in spec.schema.names else {})
+    properties = TABLE_PROPERTIES | (exact if "source_file" in spec.schema.names else {})
+    if EVENT_ID_HASH in spec.schema.names:  # bounds of a hash would never prune a file
+        properties |= {f"write.metadata.metrics.column.{EVENT_ID_HASH}": "counts"}
+    return properties
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ class Lake:
 
     def table(self, spec: LakeTable) -> Table:
         try:
-            return self.catalog.load_table(self.ident(spec))
+            return self._evolved(self.catalog.load_table(self.ident(spec)), spec)
         except NoSuchTableError:
             pass
         try:
@@ -218,6 +222,19 @@ class Lake:
                     update.add_identity(spec.partition)
             tx.commit_transaction()
         except TableAlreadyExistsError:
+            pass
+        return self.catalog.load_table(self.ident(spec))
+
+    def _evolved(self, table: Table, spec: LakeTable) -> Table:
+        """The table with every column its spec has: a column the contract gained after the
+        table was made is added (optional, so the files written before read it as nulls).
+        Safe to race: a writer that loses the commit finds the column the winner added."""
+        if set(spec.schema.names) <= {field.name for field in table.schema().fields}:
+            return table
+        try:
+            with table.update_schema() as update:
+                update.union_by_name(spec.schema)
+        except CommitFailedException:
             pass
         return self.catalog.load_table(self.ident(spec))
 
@@ -560,12 +577,18 @@ def _compression(table: Table) -> dict[str, Any]:
 
 def _read_file(io: FileIO, url: str, schema: pa.Schema, columns: Sequence[str]) -> pa.Table:
     """Columns of one Parquet data file, in one thread (callers read files side by side), its
-    column chunks fetched in few requests (`pre_buffer`), cast to `schema`'s types."""
+    column chunks fetched in few requests (`pre_buffer`), cast to `schema`'s types. A column
+    the file lacks (added to the table after the file was written) reads as nulls, as
+    Iceberg's schema evolution has it."""
     dictionary = [n for n in columns if pa.types.is_dictionary(schema.field(n).type)]
     with io.new_input(url).open(seekable=True) as source:
         parquet = pq.ParquetFile(source, read_dictionary=dictionary, pre_buffer=True)
-        rows = parquet.read(columns=list(columns), use_threads=False)
+        present = set(parquet.schema_arrow.names)
+        rows = parquet.read(columns=[n for n in columns if n in present], use_threads=False)
+    for field in (schema.field(n) for n in columns if n not in present):
+        rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
     wanted = pa.schema([schema.field(n) for n in columns])
+    rows = rows.select(list(columns))
     return rows if rows.schema.equals(wanted) else rows.cast(wanted)
 
 

@@ -157,9 +157,11 @@ class DuckDBWarehouse:
     def render(self, statement: str | Copy) -> str:
         if isinstance(statement, Copy):
             files = ", ".join(f"'{self.locate(f)}'" for f in statement.files.files)
+            # by name, as Redshift's FILLRECORD: a file written before a column was added
+            # to its table (event_id_hash) loads it as NULL
             return (
-                f"INSERT INTO {statement.stage} SELECT * FROM "
-                f"read_parquet([{files}], hive_partitioning = false)"
+                f"INSERT INTO {statement.stage} BY NAME SELECT * FROM "
+                f"read_parquet([{files}], hive_partitioning = false, union_by_name = true)"
             )
         return self.to_duckdb(statement)
 
@@ -238,7 +240,7 @@ class RedshiftWarehouse:
         if isinstance(statement, Copy):
             return (
                 f"COPY {statement.stage} FROM '{statement.files.manifest}' "
-                f"IAM_ROLE '{self.iam_role}' FORMAT AS PARQUET MANIFEST"
+                f"IAM_ROLE '{self.iam_role}' FORMAT AS PARQUET MANIFEST FILLRECORD"
             )
         return statement
 

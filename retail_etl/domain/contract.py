@@ -119,8 +119,13 @@ CURATED_EVENTS = pa.schema(
         ("revenue", REVENUE),
         ("source_file", pa.string()),
         ("ingested_at", UTC_US),
+        # event_id's 64-bit hash (`id_hash.hash_column`), computed once when the event is
+        # curated: the aggregation's check for an event in two files reads these 8 bytes a
+        # row instead of the ids (a third of its time). Null in files written before it.
+        ("event_id_hash", pa.int64()),
     ]
 )
+EVENT_ID_HASH = "event_id_hash"
 
 QUARANTINE = pa.schema(
     [
@@ -138,7 +143,11 @@ QUARANTINE = pa.schema(
 # later products file can release them into the curated zone.
 ENRICHMENT = ("product_name", "category", "unit_price", "revenue")
 PARKED_EVENTS = pa.schema(
-    [f for f in CURATED_EVENTS if f.name not in ENRICHMENT and f.name != "ingested_at"]
+    [
+        f
+        for f in CURATED_EVENTS
+        if f.name not in ENRICHMENT and f.name not in ("ingested_at", EVENT_ID_HASH)
+    ]
     + [pa.field("line_number", pa.int64()), CURATED_EVENTS.field("ingested_at")]
 )
 

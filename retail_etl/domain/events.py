@@ -15,6 +15,7 @@ from retail_etl.domain import contract as c
 from retail_etl.domain.catalog import ProductHistory
 from retail_etl.domain.dedup import SeenIds
 from retail_etl.domain.errors import FileRejected
+from retail_etl.domain.id_hash import hash_column
 from retail_etl.domain.mapping import Mapping, mapped_chunks
 from retail_etl.domain.money import cents_to_decimal, fits, max_cents, price_to_cents
 from retail_etl.domain.profile import Profile
@@ -113,6 +114,7 @@ def _enriched(events: pa.Table, names, categories, price_cents: np.ndarray) -> p
         "category": categories,
         "unit_price": cents_to_decimal(price_cents, c.PRICE),
         "revenue": cents_to_decimal(price_cents * quantity, c.REVENUE, valid=purchase),
+        c.EVENT_ID_HASH: pa.array(hash_column(events["event_id"])),
     }
     return pa.table({name: columns[name] for name in c.CURATED_EVENTS.names}, c.CURATED_EVENTS)
 

@@ -34,7 +34,12 @@ class LakeTable:
 
 _EVENT_UNIQUE = ("event_id", "event_ts", "session_id")
 CURATED_EVENTS = LakeTable(
-    "curated_events", "curated", "curated/events", c.CURATED_EVENTS, "event_date", _EVENT_UNIQUE
+    "curated_events",
+    "curated",
+    "curated/events",
+    c.CURATED_EVENTS,
+    "event_date",
+    (*_EVENT_UNIQUE, c.EVENT_ID_HASH),
 )
 # Cleaned events whose product has no version yet (reason unknown_product): enriched by the
 # daily refresh of their date once a products file defines the product.

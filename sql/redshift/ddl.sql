@@ -2,6 +2,7 @@
 -- Column order equals the Parquet files' column order: COPY ... FORMAT AS PARQUET maps by position.
 -- Facts and aggregates are sorted by event_date first, since every analyst query and every load
 -- works on a date range; facts are distributed by user_id so per-user rollups stay node-local.
+-- fact_events.event_id_hash is event_id's 64-bit hash (docs/data-contract.md): not unique.
 
 CREATE SCHEMA IF NOT EXISTS retail;
 
@@ -19,7 +20,8 @@ CREATE TABLE IF NOT EXISTS retail.fact_events (
     unit_price    DECIMAL(12,2) NOT NULL,
     revenue       DECIMAL(14,2),
     source_file   VARCHAR(1024) NOT NULL,
-    ingested_at   TIMESTAMP     NOT NULL
+    ingested_at   TIMESTAMP     NOT NULL,
+    event_id_hash BIGINT
 )
 DISTSTYLE KEY DISTKEY (user_id)
 COMPOUND SORTKEY (event_date, event_type);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from pathlib import Path
@@ -113,8 +114,34 @@ def events(day: str, *sources: str) -> pa.Table:
         "revenue": pa.nulls(n),
         "source_file": list(sources),
         "ingested_at": [when] * n,
+        "event_id_hash": list(range(n)),
     }
     return pa.table(columns).cast(lake.CURATED_EVENTS.schema, safe=False)
+
+
+def test_a_table_made_before_a_column_existed_gains_it_and_its_old_files_read_it_as_nulls(
+    tmp_path,
+):
+    """As Iceberg's schema evolution has it: the column is added on the table's first load
+    by a writer that knows it, and the files written before hold no value for it."""
+    spec = lake.CURATED_EVENTS
+    old_schema = pa.schema([f for f in spec.schema if f.name != "event_id_hash"])
+    before = dataclasses.replace(spec, schema=old_schema)
+    old = Lake.on_disk(tmp_path, "retail")
+    old.ensure([before])
+    old_rows = events("2026-11-01", "events/a.csv").drop_columns(["event_id_hash"])
+    old.replace(before, from_source("events/a.csv"), rows=old_rows)
+
+    now = Lake.on_disk(tmp_path, "retail")
+    assert "event_id_hash" in now.table(spec).schema().column_names
+    now.replace(spec, from_source("events/b.csv"), rows=events("2026-11-01", "events/b.csv"))
+    by_file = {r["source_file"]: r["event_id_hash"] for r in now.read(spec).to_pylist()}
+    assert by_file == {"events/a.csv": None, "events/b.csv": 0}
+    read = [r(["source_file", "event_id_hash"]) for r in now.file_readers(spec)]
+    assert sorted(pa.concat_tables(read).to_pylist(), key=lambda r: r["source_file"]) == [
+        {"source_file": "events/a.csv", "event_id_hash": None},
+        {"source_file": "events/b.csv", "event_id_hash": 0},
+    ]
 
 
 def test_rows_by_source_file_are_counted_from_statistics_and_mixed_files_are_read(two_lakes):

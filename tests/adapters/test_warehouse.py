@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from retail_etl.adapters.files import local_writer
@@ -80,6 +81,26 @@ def test_a_load_fills_every_table_with_exact_decimals(lake, tmp_path):
     assert str(revenue).count(".") == 1 and len(str(revenue).split(".")[1]) == 2
     types = dict(wh.query("DESCRIBE retail.fact_events").fetchall()[i][:2] for i in range(14))
     assert types["unit_price"] == "DECIMAL(12,2)"
+
+
+def test_facts_of_files_written_before_event_id_hash_existed_load_with_a_null_hash(lake, tmp_path):
+    """The trailing column the contract gained: the old files' rows load with NULL (FILLRECORD
+    on Redshift, by name on DuckDB), the newer files' with their hash."""
+    copy = tmp_path / "tables"
+    shutil.copytree(lake, copy)
+    day = lake_dates(copy)[0]
+    (file,) = (copy / "curated_events" / f"event_date={day.isoformat()}").glob("*")
+    rows = pq.ParquetFile(file).read()
+    half = rows.num_rows // 2
+    pq.write_table(rows.slice(0, half).drop_columns(["event_id_hash"]), file)  # the old file
+    pq.write_table(rows.slice(half), file.with_name("newer.parquet"))
+    wh = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    wh.load(request_for(copy, [day]))
+    nulls, hashed = wh.query(
+        "SELECT count(*) FILTER (event_id_hash IS NULL), count(event_id_hash) "
+        "FROM retail.fact_events"
+    ).fetchone()
+    assert (nulls, hashed) == (half, rows.num_rows - half)
 
 
 def test_loading_the_same_dates_twice_gives_the_same_warehouse(lake, tmp_path):
@@ -189,7 +210,7 @@ def test_redshift_load_runs_ddl_then_one_transaction_with_copy_from_a_manifest()
     copies = [s for s in load_batch if s.startswith("COPY ")]
     assert copies[0] == (
         "COPY stage_fact_events FROM 's3://lake/_manifests/fact_events/2026-11-01.manifest' "
-        "IAM_ROLE 'arn:aws:iam::1:role/copy' FORMAT AS PARQUET MANIFEST"
+        "IAM_ROLE 'arn:aws:iam::1:role/copy' FORMAT AS PARQUET MANIFEST FILLRECORD"
     )
     assert "DELETE FROM retail.fact_events WHERE event_date IN ('2026-11-01')" in load_batch
     assert not any(s.upper().startswith("TRUNCATE") for s in load_batch)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from retail_etl.domain.contract import DERIVED_ID_PREFIX, EVENT_REASONS
 from retail_etl.domain.events import clean_events_file, derive_ids, release_parked
+from retail_etl.domain.id_hash import hash_column
 from retail_etl.domain.report import FileReport
 from tests.conftest import clean_text, history_of
 
@@ -81,6 +82,7 @@ def test_a_valid_row_is_curated_with_normalized_values(catalog):
     assert got["unit_price"] == Decimal("199.99")
     assert got["revenue"] == Decimal("599.97")
     assert got["source_file"] == "events/dt=2026-11-01/f.csv"
+    assert got["event_id_hash"] == hash_column(pa.array(["e1"]))[0]
 
 
 def test_non_purchases_carry_the_price_but_no_revenue_and_quantity_defaults_to_one(catalog):
@@ -277,6 +279,7 @@ def test_unknown_product_events_are_parked_and_released_once_the_product_is_know
     assert left.num_rows == 0
     got = released.to_pylist()[0]
     assert (got["event_id"], got["category"], got["revenue"]) == ("e1", "home", Decimal("20.00"))
+    assert got["event_id_hash"] == hash_column(pa.array(["e1"]))[0]  # hashed when released
     assert got["event_date"] == dt.date(2026, 10, 30)
     assert got["source_file"] == "events/dt=2026-11-01/f.csv"
 
