@@ -81,15 +81,19 @@ TABLE_PROPERTIES = {
 }
 
 
+# Column statistics other than Iceberg's default (bounds truncated to 16 characters), for the
+# tables that have the column. `source_file` exact: every publish deletes and looks up by it,
+# and truncated, every key (`events/dt=2026-1…`) looks alike, so each of them would read every
+# data file of the table. `event_id_hash` counts only: a hash's bounds never prune a file.
+_COLUMN_METRICS = {"source_file": "full", EVENT_ID_HASH: "counts"}
+
+
 def _properties(spec: LakeTable) -> dict[str, str]:
-    """Exact statistics for `source_file`: every publish deletes and looks up by it, and with
-    the default 16-character truncation every key (`events/dt=2026-1…`) looks alike, so each
-    of them would read every data file of the table."""
-    exact = {"write.metadata.metrics.column.source_file": "full"}
-    properties = TABLE_PROPERTIES | (exact if "source_file" in spec.schema.names else {})
-    if EVENT_ID_HASH in spec.schema.names:  # bounds of a hash would never prune a file
-        properties |= {f"write.metadata.metrics.column.{EVENT_ID_HASH}": "counts"}
-    return properties
+    return TABLE_PROPERTIES | {
+        f"write.metadata.metrics.column.{name}": mode
+        for name, mode in _COLUMN_METRICS.items()
+        if name in spec.schema.names
+    }
 
 
 @dataclass(frozen=True)
@@ -585,10 +589,12 @@ def _read_file(io: FileIO, url: str, schema: pa.Schema, columns: Sequence[str]) 
         parquet = pq.ParquetFile(source, read_dictionary=dictionary, pre_buffer=True)
         present = set(parquet.schema_arrow.names)
         rows = parquet.read(columns=[n for n in columns if n in present], use_threads=False)
-    for field in (schema.field(n) for n in columns if n not in present):
-        rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
+    missing = [schema.field(n) for n in columns if n not in present]
+    if missing:
+        for field in missing:
+            rows = rows.append_column(field, pa.nulls(rows.num_rows, field.type))
+        rows = rows.select(list(columns))
     wanted = pa.schema([schema.field(n) for n in columns])
-    rows = rows.select(list(columns))
     return rows if rows.schema.equals(wanted) else rows.cast(wanted)
 
 

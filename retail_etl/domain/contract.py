@@ -103,6 +103,7 @@ PRICE = pa.decimal128(12, 2)
 REVENUE = pa.decimal128(14, 2)
 MONEY_SUM = pa.decimal128(18, 2)
 
+EVENT_ID_HASH = "event_id_hash"
 CURATED_EVENTS = pa.schema(
     [
         ("event_id", pa.string()),
@@ -122,10 +123,9 @@ CURATED_EVENTS = pa.schema(
         # event_id's 64-bit hash (`id_hash.hash_column`), computed once when the event is
         # curated: the aggregation's check for an event in two files reads these 8 bytes a
         # row instead of the ids (a third of its time). Null in files written before it.
-        ("event_id_hash", pa.int64()),
+        (EVENT_ID_HASH, pa.int64()),
     ]
 )
-EVENT_ID_HASH = "event_id_hash"
 
 QUARANTINE = pa.schema(
     [

@@ -207,3 +207,12 @@ def test_a_part_is_stored_whole_through_put_when_the_lake_has_one(tmp_path):
     assert stored == [part.path]
     putting.replace(lake.CURATED_EVENTS, on_date("2026-11-01"), [part])
     assert plain.read(lake.CURATED_EVENTS).equals(rows)
+
+
+def test_tables_keep_exact_source_file_statistics_and_no_bounds_of_the_id_hash(two_lakes):
+    mine, _ = two_lakes
+    curated = mine.table(lake.CURATED_EVENTS).properties
+    assert curated["write.metadata.metrics.column.source_file"] == "full"
+    assert curated["write.metadata.metrics.column.event_id_hash"] == "counts"
+    revenue = mine.table(REVENUE).properties
+    assert not any(key.startswith("write.metadata.metrics.column.") for key in revenue)
